@@ -1,0 +1,3 @@
+from sqlml.cli.main import main
+
+main()

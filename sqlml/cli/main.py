@@ -1,0 +1,166 @@
+"""The `sqlml` command. Each command is a few lines over `sqlml.Context`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from sqlml import __version__
+from sqlml.cli.options import Options, common_options, handle_errors, selection_options
+
+
+def _context(listener: Any = None) -> Any:
+    from sqlml.context import Context
+
+    options = click.get_current_context().ensure_object(Options)
+    return Context(options.project_dir, target=options.target, vars=options.vars, listener=listener)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sqlml")
+@common_options
+def cli() -> None:
+    """sqlml: SQL-first analytics and machine learning on DuckDB.
+
+    Write Jinja SQL models; `sqlml run` builds them as a DAG in the warehouse.
+    """
+
+
+@cli.command()
+@click.argument("name")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False),
+    help="Where to create the project (default: ./NAME).",
+)
+@common_options
+@handle_errors
+def init(name: str, directory: str | None) -> None:
+    """Create a new project NAME with a few models that run."""
+    from sqlml.scaffold import create_project
+
+    path = create_project(name, directory)
+    click.echo(f"Created project '{name}' in {path}\nNext: cd {path} && sqlml run")
+
+
+@cli.command()
+@common_options
+@selection_options
+@handle_errors
+def compile(select: tuple[str, ...], exclude: tuple[str, ...]) -> None:
+    """Render and check every model; write target/compiled/ and target/manifest.json."""
+    context = _context()
+    compiled = context.compile()
+    chosen = {n.name for n in context.ls(select, exclude)} if select or exclude else None
+    errors = {n: e for n, e in compiled.errors.items() if chosen is None or n in chosen}
+    total = len(compiled.nodes) if chosen is None else len(chosen)
+    click.echo(
+        f"Compiled {total} nodes ({compiled.rendered} rendered, {compiled.parsed} parsed, "
+        f"the rest cached) into {context.project.target_dir.name}/compiled/"
+    )
+    for error in errors.values():
+        click.echo(f"Error: {error.render()}", err=True)
+    sys.exit(1 if errors else 0)
+
+
+@cli.command()
+@common_options
+@selection_options
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="Nodes built at once (default: the target's threads, else the CPU count).",
+)
+@handle_errors
+def run(select: tuple[str, ...], exclude: tuple[str, ...], threads: int | None) -> None:
+    """Build the selected models in the warehouse, in dependency order."""
+    from sqlml.cli.progress import make_listener, summarize
+
+    context = _context()
+    project = context.project
+    listener = make_listener(
+        f"Running {{nodes}} nodes of project '{project.name}' on target "
+        f"'{project.target.name}' ({project.target.path.name})"
+    )
+    context.listener = listener
+    try:
+        result = context.run(select, exclude, threads=threads)
+    finally:
+        listener.close()
+    summarize(result)
+    sys.exit(0 if result.success else 1)
+
+
+@cli.command()
+@common_options
+@selection_options
+@click.option(
+    "--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@handle_errors
+def ls(select: tuple[str, ...], exclude: tuple[str, ...], output: str) -> None:
+    """List the selected nodes in dependency order."""
+    nodes = _context().ls(select, exclude)
+    if output == "json":
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "name": n.name,
+                        "kind": n.kind,
+                        "materialized": n.config.materialized,
+                        "relation": None
+                        if n.config.materialized == "ephemeral"
+                        else str(n.relation),
+                        "path": n.path,
+                        "tags": list(n.tags),
+                        "depends_on": list(n.depends_on),
+                    }
+                    for n in nodes
+                ],
+                indent=2,
+            )
+        )
+        return
+    width = max((len(n.name) for n in nodes), default=0)
+    for node in nodes:
+        tags = f"  [{', '.join(node.tags)}]" if node.tags else ""
+        click.echo(f"{node.name:<{width}}  {node.config.materialized:<9}  {node.path}{tags}")
+
+
+@cli.command()
+@common_options
+@selection_options
+@click.option(
+    "--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@handle_errors
+def plan(select: tuple[str, ...], exclude: tuple[str, ...], output: str) -> None:
+    """Show what `run` would do, without writing to the warehouse."""
+    from sqlml.cli.progress import describe_plan
+
+    context = _context()
+    result = context.plan(select, exclude)
+    if output == "json":
+        click.echo(
+            json.dumps({"steps": describe_plan(result), "inlined": list(result.inlined)}, indent=2)
+        )
+        return
+    click.echo(
+        f"Plan: {len(result.steps)} nodes to build on target '{context.project.target.name}'"
+    )
+    width = max((len(s.node) for s in result.steps), default=0)
+    for step in result.steps:
+        click.echo(
+            f"  {step.node:<{width}}  {step.materialization:<5}  {step.relation}  ({step.reason})"
+        )
+    for name in result.inlined:
+        click.echo(f"  {name:<{width}}  ephemeral, inlined into the nodes that read it")
+
+
+def main() -> None:
+    cli(prog_name="sqlml")

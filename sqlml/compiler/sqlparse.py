@@ -1,0 +1,85 @@
+"""Parse rendered SQL with sqlglot: the tables it reads and the columns it returns."""
+
+from __future__ import annotations
+
+from sqlml.compiler.types import Parsed, TableRead
+from sqlml.errors import CompileError, Location, underline
+
+DIALECT = "duckdb"
+
+
+def parse_sql(sql: str, *, node: str, compiled_path: str, source_path: str) -> Parsed:
+    """Parse one node's SQL; a syntax error points into the compiled file, underlined.
+
+    Args:
+        sql: the rendered SQL.
+        node: the node's name, for the error.
+        compiled_path: where the rendered SQL is written (the coordinates of the error).
+        source_path: the template it came from, named in the error too.
+    """
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import ParseError, TokenError
+
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
+    except ParseError as exc:
+        first = exc.errors[0] if exc.errors else {}
+        line, column = int(first.get("line") or 1), int(first.get("col") or 1)
+        highlight = str(first.get("highlight") or " ")
+        # sqlglot reports the column of the highlight's last character.
+        start = max(column - len(highlight) + 1, 1)
+        description = str(first.get("description") or exc).split("\n")[0]
+        raise CompileError(
+            f"SQL syntax error in model '{node}': {description}",
+            node=node,
+            location=Location(compiled_path, line, start),
+            excerpt=underline(sql, line, start, len(highlight))
+            + f"\n(rendered from {source_path})",
+            hint="fix the SQL in " + source_path,
+        ) from None
+    except TokenError as exc:
+        raise CompileError(
+            f"SQL syntax error in model '{node}': {exc}",
+            node=node,
+            location=Location(compiled_path),
+            hint="look for an unterminated string or comment in " + source_path,
+        ) from None
+    if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+        kind = "no statement" if not statements else f"{len(statements)} statements"
+        if len(statements) == 1:
+            kind = f"a {type(statements[0]).__name__.upper()} statement"
+        raise CompileError(
+            f"model '{node}' must be exactly one SELECT query, found {kind}",
+            node=node,
+            location=Location(source_path),
+            hint="a model is a single query (SELECT, WITH ... SELECT, or a set operation); "
+            "sqlml writes the CREATE statement",
+        )
+    tree = statements[0]
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    tables = []
+    for table in tree.find_all(exp.Table):
+        identifier = table.this
+        if not isinstance(identifier, exp.Identifier):
+            continue  # a table function: read_csv(...), range(...), ...
+        name = identifier.this
+        if table.db == "" and (name.lower() in ctes or "." in name or "/" in name):
+            continue  # a CTE, or a file read through a replacement scan: 'data/x.parquet'
+        meta = identifier.meta
+        tables.append(TableRead(table.db, name, meta.get("line", 0), _start_column(meta)))
+    columns: tuple[str, ...] = ()
+    if isinstance(tree, exp.Select) and not any(
+        isinstance(e, exp.Star) or (isinstance(e, exp.Column) and e.is_star)
+        for e in tree.expressions
+    ):
+        columns = tuple(e.alias_or_name for e in tree.expressions)
+    return Parsed(tuple(tables), columns, tree.args.get("with_") is not None)
+
+
+def _start_column(meta: dict[str, int]) -> int:
+    # sqlglot's token column is that of the token's last character.
+    column = meta.get("col", 0)
+    if "start" in meta and "end" in meta:
+        column -= meta["end"] - meta["start"]
+    return max(column, 1)

@@ -1,0 +1,99 @@
+"""Values produced by the compiler."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlml.errors import SqlmlError
+from sqlml.project.types import Column, NodeConfig, Project
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A table or view in the warehouse."""
+
+    schema: str
+    name: str
+
+    def __str__(self) -> str:
+        return f'"{self.schema}"."{self.name}"'
+
+
+@dataclass(frozen=True)
+class Call:
+    """A `ref`/`source`/`var` call made while rendering, with its place in the source file."""
+
+    args: tuple[str, ...]
+    line: int = 0
+    column: int = 0
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What rendering one template produced. Relations are still placeholders in ``text``."""
+
+    text: str
+    refs: tuple[Call, ...] = ()
+    config: Mapping[str, Any] = field(default_factory=dict)
+    config_line: int = 0
+    env_vars: Mapping[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TableRead:
+    """A table the parsed SQL reads, as written, with its position in the rendered SQL."""
+
+    schema: str
+    name: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What the compiler needs from parsing a node's SQL."""
+
+    tables: tuple[TableRead, ...]
+    columns: tuple[str, ...]  # output columns, empty when unknown (e.g. SELECT *)
+    starts_with_cte: bool
+
+
+@dataclass(frozen=True)
+class CompiledNode:
+    """A node ready to plan: final SQL, dependencies, configuration and fingerprint."""
+
+    name: str
+    kind: str
+    path: str
+    config: NodeConfig
+    relation: Relation
+    sql: str  # what runs in the warehouse, ephemeral parents inlined as CTEs
+    body_sql: str  # the node's own rendered SQL, as inlined into others when ephemeral
+    depends_on: tuple[str, ...]
+    columns: tuple[str, ...]
+    declared_columns: tuple[Column, ...]
+    description: str | None
+    fingerprint: str
+    compiled_path: str
+    # Set when this node failed to compile; the rest of the project still compiles and runs.
+    error: SqlmlError | None = None
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return self.config.tags
+
+
+@dataclass(frozen=True)
+class CompiledProject:
+    project: Project
+    nodes: Mapping[str, CompiledNode]
+
+    @property
+    def errors(self) -> dict[str, SqlmlError]:
+        return {n: node.error for n, node in self.nodes.items() if node.error is not None}
+
+    # How many templates were rendered and SQL texts parsed (the rest came from the cache).
+    rendered: int = 0
+    parsed: int = 0

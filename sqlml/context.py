@@ -1,0 +1,146 @@
+"""The Python API: `Context(path)` loads a project and runs each stage on request.
+
+The CLI is a thin layer over this class; everything it does, Python code can do too::
+
+    from sqlml import Context
+
+    result = Context("path/to/project").run(select=["+fct_orders"])
+    assert result.success
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from sqlml.compiler import CompiledNode, CompiledProject, compile_project
+from sqlml.engine import Engine, connect
+from sqlml.errors import ExecutionError
+from sqlml.graph import DAG, build_dag, select_nodes
+from sqlml.plan import Plan, WarehouseState, make_plan
+from sqlml.project import Project, load_project
+from sqlml.runner import Listener, RunResult, execute_plan
+from sqlml.runner import state as run_state
+from sqlml.runner.artifacts import write_manifest, write_run_results
+
+
+class Context:
+    """One project, one target, one set of vars.
+
+    Args:
+        project_dir: the folder holding ``project.yml``.
+        target: a target name from ``project.yml`` (default: the project's default target).
+        vars: values overriding the project's ``vars``.
+        listener: told about each node as a run progresses (the CLI draws a progress display).
+    """
+
+    def __init__(
+        self,
+        project_dir: str | os.PathLike[str] = ".",
+        *,
+        target: str | None = None,
+        vars: Mapping[str, Any] | None = None,
+        listener: Listener | None = None,
+    ) -> None:
+        self.project_dir = Path(project_dir)
+        self.target = target
+        self.vars = dict(vars or {})
+        self.listener = listener
+
+    @cached_property
+    def project(self) -> Project:
+        return load_project(self.project_dir, target=self.target, vars=self.vars)
+
+    def compile(self) -> CompiledProject:
+        """Render and check every model; writes ``target/compiled/`` and ``manifest.json``."""
+        compiled = compile_project(self.project)
+        write_manifest(compiled)
+        return compiled
+
+    def dag(self, compiled: CompiledProject) -> DAG:
+        return build_dag({name: node.depends_on for name, node in compiled.nodes.items()})
+
+    def ls(self, select: Sequence[str] = (), exclude: Sequence[str] = ()) -> list[CompiledNode]:
+        """The selected nodes, in topological order."""
+        compiled = self.compile()
+        dag = self.dag(compiled)
+        chosen = select_nodes(dag, compiled.nodes, select, exclude)
+        return [compiled.nodes[name] for name in dag.order if name in chosen]
+
+    def plan(self, select: Sequence[str] = (), exclude: Sequence[str] = ()) -> Plan:
+        """What `run` would do. Reads the warehouse's catalog if it can; never writes."""
+        compiled = self.compile()
+        return self._plan(compiled, select, exclude, self._peek_state())
+
+    def run(
+        self,
+        select: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        *,
+        threads: int | None = None,
+    ) -> RunResult:
+        """Build the selected models; write run history and ``target/run_results.json``.
+
+        Returns the run's result; ``result.success`` is False if any node failed or was skipped.
+        Raises only for problems of the whole project (bad config, cycles, a locked warehouse).
+        """
+        compiled = self.compile()
+        project = self.project
+        engine = self.connect()
+        try:
+            run_state.ensure_state(engine, project.state_schema)
+            plan = self._plan(
+                compiled, select, exclude, run_state.read_state(engine, project.state_schema)
+            )
+            started = datetime.now(UTC)
+            run = RunResult(uuid.uuid4().hex, "run", started, started, ())
+            from sqlml import __version__
+
+            run_state.record_run_start(
+                engine, project.state_schema, run, project.target.name, __version__
+            )
+            results = execute_plan(
+                plan,
+                engine,
+                threads=threads or project.target.threads or os.cpu_count() or 1,
+                errors=compiled.errors,
+                listener=self.listener,
+            )
+            run = RunResult(run.run_id, "run", started, datetime.now(UTC), results)
+            run_state.record_run_end(engine, project.state_schema, run)
+        finally:
+            engine.close()
+        write_run_results(run, project.target_dir, project.name, project.target.name)
+        return run
+
+    def connect(self, *, read_only: bool = False) -> Engine:
+        """Open the target's warehouse; relative file paths in SQL resolve to the project."""
+        return connect(self.project.target.path, search_path=self.project.root, read_only=read_only)
+
+    def _plan(
+        self,
+        compiled: CompiledProject,
+        select: Sequence[str],
+        exclude: Sequence[str],
+        state: WarehouseState,
+    ) -> Plan:
+        dag = self.dag(compiled)
+        selected = select_nodes(dag, compiled.nodes, select, exclude)
+        return make_plan(compiled, dag, selected, state)
+
+    def _peek_state(self) -> WarehouseState:
+        if not self.project.target.path.exists():
+            return WarehouseState()
+        try:
+            engine = self.connect(read_only=True)
+        except ExecutionError:
+            return WarehouseState()  # locked by a running writer: plan as if empty
+        try:
+            return run_state.read_state(engine, self.project.state_schema)
+        finally:
+            engine.close()

@@ -1,0 +1,139 @@
+"""The DuckDB engine: one connection per process, a cursor per thread."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlml.compiler.types import Relation
+from sqlml.errors import ExecutionError
+
+_LINE = re.compile(r"\nLINE (\d+):")
+
+
+class DuckDBEngine:
+    """A DuckDB database file (or ``:memory:``) opened for one run.
+
+    Args:
+        path: the database file; created with its folder if missing.
+        search_path: folder that relative file paths in SQL resolve against (the project).
+        read_only: open without taking the write lock.
+    """
+
+    def __init__(
+        self, path: Path | str, *, search_path: Path | None = None, read_only: bool = False
+    ) -> None:
+        import duckdb
+
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._connection = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as exc:
+            hint = None
+            if "lock" in str(exc).lower():
+                hint = (
+                    "another process holds the database file open for writing "
+                    "(a BI tool, an IDE, or another sqlml run); close it and retry"
+                )
+            raise ExecutionError(
+                f"cannot open warehouse {path}: {_first_line(exc)}", hint=hint
+            ) from None
+        self._search_path = search_path
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._cursors: list[Any] = []
+        self.path = path
+
+    def cursor(self) -> Any:
+        """This thread's cursor (a DuckDB connection sharing the database)."""
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            with self._lock:
+                cursor = self._connection.cursor()
+                self._cursors.append(cursor)
+            if self._search_path is not None:
+                cursor.execute("set file_search_path = ?", [str(self._search_path)])
+            self._local.cursor = cursor
+        return cursor
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        return self._run(self.cursor(), sql, params)
+
+    def relations(self) -> Mapping[tuple[str, str], str]:
+        rows = self.execute(
+            "select schema_name, table_name, 'table' from duckdb_tables() "
+            "where database_name = current_database() "
+            "union all select schema_name, view_name, 'view' from duckdb_views() "
+            "where database_name = current_database() and not internal"
+        )
+        return {(schema, name): kind for schema, name, kind in rows}
+
+    def ensure_schema(self, schema: str) -> None:
+        self.execute(f"create schema if not exists {_quote(schema)}")
+
+    def build_table(self, relation: Relation, sql: str, existing: str | None) -> int | None:
+        cursor = self.cursor()
+        if existing is None:
+            # Nothing to replace: one CREATE ... AS is atomic on its own.
+            rows = self._run(cursor, f"create table {relation} as\n{sql}")
+            return int(rows[0][0]) if rows else None
+        temporary = Relation(relation.schema, f"{relation.name}__sqlml_tmp")
+        cursor.execute("begin transaction")
+        try:
+            rows = self._run(cursor, f"create or replace table {temporary} as\n{sql}")
+            self._run(cursor, f"drop {existing} {relation}")
+            self._run(cursor, f"alter table {temporary} rename to {_quote(relation.name)}")
+            cursor.execute("commit")
+        except BaseException:
+            cursor.execute("rollback")
+            raise
+        return int(rows[0][0]) if rows else None
+
+    def build_view(self, relation: Relation, sql: str, existing: str | None) -> None:
+        cursor = self.cursor()
+        cursor.execute("begin transaction")
+        try:
+            if existing == "table":
+                self._run(cursor, f"drop table {relation}")
+            self._run(cursor, f"create or replace view {relation} as\n{sql}")
+            cursor.execute("commit")
+        except BaseException:
+            cursor.execute("rollback")
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            for cursor in self._cursors:
+                cursor.close()
+            self._cursors.clear()
+        self._connection.close()
+
+    @staticmethod
+    def _run(cursor: Any, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        import duckdb
+
+        try:
+            return list(cursor.execute(sql, params).fetchall())
+        except duckdb.Error as exc:
+            raise _translate(exc, sql) from None
+
+
+def _translate(exc: Exception, sql: str) -> ExecutionError:
+    """A DuckDB error as an ExecutionError; ``line`` is relative to the statement sent."""
+    text = str(exc)
+    match = _LINE.search(text)
+    return ExecutionError(
+        text.split("\n\nLINE")[0].strip(), statement_line=int(match.group(1)) if match else 0
+    )
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().split("\n")[0]
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'

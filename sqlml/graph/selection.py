@@ -1,0 +1,170 @@
+"""Node selection, dbt style.
+
+Grammar of one selector (several selectors are a union; a comma inside one is an intersection)::
+
+    [N]+ METHOD [+[N]]     upstream / downstream, optionally bounded to N edges
+    @METHOD                the nodes, their descendants and every ancestor of those
+    METHOD := name | name-with-*-wildcards | tag:TAG | path:FOLDER_OR_FILE | kind:KIND
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlml.errors import GraphError, did_you_mean
+from sqlml.graph.dag import DAG
+
+_SELECTOR = re.compile(r"^(?P<at>@)?(?:(?P<up>\d*)\+)?(?P<method>[^+]+?)(?:\+(?P<down>\d*))?$")
+METHODS = ("tag", "path", "kind")
+
+
+class Selectable(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def tags(self) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True)
+class Selector:
+    """One parsed selector term."""
+
+    method: str  # "name", "tag", "path" or "kind"
+    value: str
+    upstream: int | None = None  # None: not selected; -1: unbounded
+    downstream: int | None = None
+    at: bool = False
+
+
+def parse_selector(text: str) -> Selector:
+    """Parse one term such as ``2+orders+``, ``tag:nightly`` or ``@path:models/staging``.
+
+    >>> parse_selector("2+orders+")
+    Selector(method='name', value='orders', upstream=2, downstream=-1, at=False)
+    """
+    match = _SELECTOR.match(text.strip())
+    if not match or not match.group("method"):
+        raise GraphError(
+            f"invalid selector '{text}'",
+            hint="use name, +name, name+, N+name, tag:TAG, path:PATH, kind:KIND or @name",
+        )
+    method, value = "name", match.group("method")
+    if ":" in value:
+        method, value = value.split(":", 1)
+        if method not in METHODS:
+            raise GraphError(
+                f"unknown selector method '{method}:' in '{text}'",
+                hint=did_you_mean(method, METHODS) or "methods: " + ", ".join(METHODS),
+            )
+    up, down = match.group("up"), match.group("down")
+    if match.group("at") and (up is not None or down is not None):
+        raise GraphError(f"invalid selector '{text}'", hint="'@' cannot be combined with '+'")
+    return Selector(
+        method=method,
+        value=value,
+        upstream=None if up is None else int(up) if up else -1,
+        downstream=None if down is None else int(down) if down else -1,
+        at=bool(match.group("at")),
+    )
+
+
+def select_nodes(
+    dag: DAG,
+    nodes: Mapping[str, Selectable],
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+) -> frozenset[str]:
+    """The names of the nodes chosen by ``select`` minus those chosen by ``exclude``.
+
+    An empty ``select`` means every node. Each argument may hold several space-separated
+    selectors. A selector that matches nothing is an error (with a suggestion), since a typo
+    would otherwise run nothing silently; in ``exclude`` it is ignored.
+    """
+    chosen = (
+        set(nodes)
+        if not _terms(select)
+        else set().union(*(_evaluate(dag, nodes, term, strict=True) for term in _terms(select)))
+    )
+    for term in _terms(exclude):
+        chosen -= _evaluate(dag, nodes, term, strict=False)
+    return frozenset(chosen)
+
+
+def _terms(arguments: Iterable[str]) -> list[str]:
+    return [term for argument in arguments for term in argument.split()]
+
+
+def _evaluate(dag: DAG, nodes: Mapping[str, Selectable], term: str, *, strict: bool) -> set[str]:
+    parts = [_select_one(dag, nodes, parse_selector(p), strict) for p in term.split(",")]
+    return set.intersection(*parts)
+
+
+def _select_one(
+    dag: DAG, nodes: Mapping[str, Selectable], selector: Selector, strict: bool
+) -> set[str]:
+    base = _match(nodes, selector)
+    if not base and strict:
+        raise GraphError(
+            f"selector '{selector.method}:{selector.value}' matches no node"
+            if selector.method != "name"
+            else f"no node named '{selector.value}'",
+            hint=_suggest(nodes, selector),
+        )
+    result = set(base)
+    for name in base:
+        if selector.at:
+            downstream = dag.descendants(name)
+            result |= downstream
+            for node in (name, *downstream):
+                result |= dag.ancestors(node)
+            continue
+        if selector.upstream is not None:
+            result |= dag.ancestors(name, None if selector.upstream < 0 else selector.upstream)
+        if selector.downstream is not None:
+            result |= dag.descendants(
+                name, None if selector.downstream < 0 else selector.downstream
+            )
+    return result
+
+
+def _match(nodes: Mapping[str, Selectable], selector: Selector) -> set[str]:
+    value = selector.value
+    if selector.method == "name":
+        if any(c in value for c in "*?["):
+            return {n for n in nodes if fnmatch.fnmatchcase(n, value)}
+        return {value} if value in nodes else set()
+    if selector.method == "tag":
+        return {n for n, node in nodes.items() if value in node.tags}
+    if selector.method == "kind":
+        return {n for n, node in nodes.items() if node.kind == value}
+    # path: a folder (everything under it), a file, or a glob, relative to the project
+    folder = value.rstrip("/") + "/"
+    return {
+        n
+        for n, node in nodes.items()
+        if node.path == value
+        or node.path.startswith(folder)
+        or fnmatch.fnmatchcase(node.path, value)
+    }
+
+
+def _suggest(nodes: Mapping[str, Selectable], selector: Selector) -> str | None:
+    if selector.method == "name":
+        return did_you_mean(selector.value, nodes)
+    if selector.method == "tag":
+        tags = {t for node in nodes.values() for t in node.tags}
+        return did_you_mean(selector.value, tags) or (
+            "tags in this project: " + ", ".join(sorted(tags)) if tags else "no node has a tag"
+        )
+    if selector.method == "kind":
+        return "kinds in this project: " + ", ".join(sorted({n.kind for n in nodes.values()}))
+    folders = {node.path.rsplit("/", 1)[0] for node in nodes.values()}
+    return did_you_mean(selector.value.rstrip("/"), folders)

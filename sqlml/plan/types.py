@@ -1,0 +1,59 @@
+"""A plan is inert data: the steps a run will take, printable and testable without a warehouse."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sqlml.compiler.types import Relation
+
+
+@dataclass(frozen=True)
+class WarehouseState:
+    """What the planner knows of the warehouse, read by the caller beforehand.
+
+    Args:
+        relations: ``(schema, name) -> "table" | "view"`` for every existing relation.
+        fingerprints: node name -> fingerprint of its last successful build.
+    """
+
+    relations: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    fingerprints: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Step:
+    """Build one node.
+
+    Args:
+        node: the node's name.
+        materialization: how to build it ("table", "view").
+        relation: where it lands.
+        sql: the query to materialize.
+        depends_on: steps of this plan that must succeed first.
+        existing: what the relation is in the warehouse now ("table", "view" or None).
+        reason: why it is built: "new", "modified" or "unchanged" (rebuilt anyway).
+    """
+
+    node: str
+    materialization: str
+    relation: Relation
+    sql: str
+    depends_on: tuple[str, ...]
+    existing: str | None
+    reason: str
+    path: str
+    compiled_path: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Steps in a valid execution order, and the selected ephemeral nodes that are inlined."""
+
+    steps: tuple[Step, ...]
+    inlined: tuple[str, ...] = ()
+
+    @property
+    def schemas(self) -> tuple[str, ...]:
+        return tuple(sorted({s.relation.schema for s in self.steps}))

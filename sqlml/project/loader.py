@@ -1,0 +1,219 @@
+"""Load a project directory into a validated, immutable `Project`."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlml.errors import ConfigError, Location, did_you_mean
+from sqlml.project.types import Column, MacroFile, ModelSource, Project, Target
+from sqlml.project.yamlfile import key_location, read_yaml, validate
+
+PROJECT_FILE = "project.yml"
+
+
+def load_project(
+    root: str | os.PathLike[str],
+    *,
+    target: str | None = None,
+    vars: Mapping[str, Any] | None = None,
+) -> Project:
+    """Read ``project.yml``, model SQL and properties files, and macros under ``root``.
+
+    Args:
+        root: the project directory.
+        target: name of the target to use instead of the project's default.
+        vars: values that override the project's ``vars``.
+
+    Returns:
+        The validated project. Raises ConfigError naming the file, key and fix on bad input.
+    """
+    from sqlml.project.schema import ProjectFile
+
+    root = Path(root).resolve()
+    project_path = root / PROJECT_FILE
+    if not project_path.is_file():
+        raise ConfigError(
+            f"no {PROJECT_FILE} in {root}",
+            hint="run sqlml from a project directory, pass --project-dir, "
+            "or create one with `sqlml init NAME`",
+        )
+    raw = read_yaml(project_path, PROJECT_FILE)
+    spec = validate(ProjectFile, raw, project_path, PROJECT_FILE)
+    target_name = target or spec.target
+    if target_name not in spec.targets:
+        hint = did_you_mean(target_name, spec.targets) or (
+            "defined targets: " + ", ".join(sorted(spec.targets))
+        )
+        where = key_location(project_path, PROJECT_FILE, ["target"]) if not target else None
+        raise ConfigError(f"unknown target '{target_name}'", location=where, hint=hint)
+    target_spec = spec.targets[target_name]
+    folder_defaults = _check_folder_config(spec.models, project_path)
+
+    digest = hashlib.sha256(project_path.read_bytes())
+    digest.update(repr(sorted((vars or {}).items())).encode())
+    digest.update(target_name.encode())
+
+    models: dict[str, ModelSource] = {}
+    properties: dict[str, tuple[Any, str]] = {}
+    for models_dir in spec.paths.models:
+        base = root / models_dir
+        if not base.is_dir():
+            continue
+        for sql_path in sorted(base.rglob("*.sql")):
+            rel = sql_path.relative_to(root).as_posix()
+            name = sql_path.stem
+            if name in models:
+                raise ConfigError(
+                    f"two models are named '{name}': {models[name].path} and {rel}",
+                    location=Location(rel),
+                    hint="model names must be unique across the project; rename one file",
+                )
+            folders = sql_path.parent.relative_to(base).parts
+            models[name] = ModelSource(
+                name=name,
+                path=rel,
+                sql=sql_path.read_text(encoding="utf-8"),
+                config=_folder_config(folder_defaults, folders),
+            )
+        for yml_path in sorted([*base.rglob("*.yml"), *base.rglob("*.yaml")]):
+            digest.update(yml_path.read_bytes())
+            for name, entry in _read_properties(root, yml_path).items():
+                if name in properties:
+                    raise ConfigError(
+                        f"model '{name}' is described twice: in {properties[name][1]} and "
+                        f"{yml_path.relative_to(root).as_posix()}",
+                        location=Location(yml_path.relative_to(root).as_posix()),
+                        hint="keep one properties entry per model",
+                    )
+                properties[name] = entry
+
+    for name, (entry, display) in properties.items():
+        if name not in models:
+            raise ConfigError(
+                f"properties for model '{name}', which has no SQL file",
+                location=key_location(root / display, display, ["models"]),
+                hint=did_you_mean(name, models) or f"create a file named {name}.sql",
+            )
+        models[name] = _with_properties(models[name], entry, display)
+
+    macros = []
+    for macros_dir in spec.paths.macros:
+        for macro_path in sorted((root / macros_dir).glob("**/*.sql")):
+            text = macro_path.read_text(encoding="utf-8")
+            digest.update(text.encode())
+            macros.append(MacroFile(macro_path.relative_to(root).as_posix(), text))
+
+    return Project(
+        root=root,
+        name=spec.name,
+        target=Target(
+            name=target_name,
+            type=target_spec.type,
+            path=(root / target_spec.path).resolve(),
+            schema=target_spec.schema_,
+            threads=target_spec.threads,
+        ),
+        vars={**spec.vars, **(vars or {})},
+        models=tuple(models[name] for name in sorted(models)),
+        macros=tuple(macros),
+        target_dir=root / spec.paths.target,
+        state_schema=spec.state_schema,
+        environment_hash=digest.hexdigest(),
+    )
+
+
+def _read_properties(root: Path, yml_path: Path) -> dict[str, tuple[Any, str]]:
+    from sqlml.project.schema import PropertiesFile
+
+    display = yml_path.relative_to(root).as_posix()
+    parsed = validate(PropertiesFile, read_yaml(yml_path, display), yml_path, display)
+    out: dict[str, tuple[Any, str]] = {}
+    for index, entry in enumerate(parsed.models):
+        if entry.name in out:
+            raise ConfigError(
+                f"model '{entry.name}' is described twice in this file",
+                location=key_location(yml_path, display, ["models", index, "name"]),
+                hint="merge the two entries",
+            )
+        out[entry.name] = (entry, display)
+    return out
+
+
+def _with_properties(model: ModelSource, entry: Any, display: str) -> ModelSource:
+    config = dict(model.config)
+    for key, value in entry.config.model_dump(by_alias=True, exclude_none=True).items():
+        config[key] = _merge_tags(config.get(key), value) if key == "tags" else value
+    return ModelSource(
+        name=model.name,
+        path=model.path,
+        sql=model.sql,
+        config=config,
+        description=entry.description or entry.config.description,
+        columns=tuple(Column(c.name, c.description, c.data_type) for c in entry.columns),
+        properties_path=display,
+    )
+
+
+def _check_folder_config(tree: Mapping[str, Any], project_path: Path) -> Mapping[str, Any]:
+    """Validate the `models:` tree of project.yml: `+key` entries are config, others folders."""
+    from sqlml.project.schema import NodeConfigFile
+
+    def walk(node: Any, key_path: list[str]) -> None:
+        if not isinstance(node, Mapping):
+            raise ConfigError(
+                f"'{'.'.join(key_path)}' must be a mapping of folder names and +config keys",
+                location=key_location(project_path, PROJECT_FILE, key_path),
+            )
+        config = {k[1:]: v for k, v in node.items() if str(k).startswith("+")}
+        for key in config:
+            if key not in NodeConfigFile.model_fields and key != "schema":
+                raise ConfigError(
+                    f"unknown config key '{'.'.join([*key_path, '+' + key])}'",
+                    location=key_location(project_path, PROJECT_FILE, [*key_path, "+" + key]),
+                    hint=did_you_mean(
+                        "+" + key,
+                        [
+                            "+" + f.alias if f.alias else "+" + n
+                            for n, f in NodeConfigFile.model_fields.items()
+                        ],
+                    ),
+                )
+        validate(NodeConfigFile, config, project_path, PROJECT_FILE, prefix=key_path)
+        for key, value in node.items():
+            if not str(key).startswith("+"):
+                walk(value, [*key_path, str(key)])
+
+    walk(tree, ["models"])
+    return tree
+
+
+def _folder_config(tree: Mapping[str, Any], folders: tuple[str, ...]) -> dict[str, Any]:
+    """Collect `+key` defaults from the project root down the model's folders; deeper wins."""
+    config: dict[str, Any] = {}
+    node: Any = tree
+    for level in (None, *folders):
+        if level is not None:
+            node = node.get(level) if isinstance(node, Mapping) else None
+        if not isinstance(node, Mapping):
+            break
+        for key, value in node.items():
+            if str(key).startswith("+"):
+                name = key[1:]
+                config[name] = _merge_tags(config.get(name), value) if name == "tags" else value
+    return config
+
+
+def _merge_tags(existing: Any, new: Any) -> list[str]:
+    """Tags accumulate across levels, like dbt: a folder's tags plus the model's own."""
+    out: list[str] = []
+    for value in (existing, new):
+        if value is None:
+            continue
+        for tag in [value] if isinstance(value, str) else value:
+            if tag not in out:
+                out.append(tag)
+    return out

@@ -1,0 +1,116 @@
+"""Run history in the warehouse's state schema: one row per run, one per node result.
+
+Plain tables, so BI tools and SQL users can read them: ``<state_schema>.runs`` and
+``<state_schema>.node_results``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlml.engine.base import Engine
+from sqlml.plan.types import WarehouseState
+from sqlml.runner.types import RunResult
+
+_TABLES = """
+create schema if not exists {s};
+create table if not exists {s}.runs (
+    run_id varchar primary key,
+    command varchar not null,
+    target varchar,
+    started_at timestamptz not null,
+    finished_at timestamptz,
+    status varchar not null,          -- running, success, error
+    nodes_success integer,
+    nodes_error integer,
+    nodes_skipped integer,
+    sqlml_version varchar
+);
+create table if not exists {s}.node_results (
+    run_id varchar not null,
+    node varchar not null,
+    kind varchar not null,
+    materialization varchar,
+    relation varchar,
+    status varchar not null,          -- success, error, skipped
+    started_at timestamptz,
+    duration_s double,
+    rows_affected bigint,
+    fingerprint varchar,
+    message varchar
+);
+"""
+
+
+def ensure_state(engine: Engine, schema: str) -> None:
+    """Create the state schema and its tables if they do not exist."""
+    for statement in _TABLES.format(s=_q(schema)).split(";"):
+        if statement.strip():
+            engine.execute(statement)
+
+
+def read_state(engine: Engine, schema: str) -> WarehouseState:
+    """Existing relations and each node's fingerprint at its last successful build."""
+    relations = engine.relations()
+    fingerprints: dict[str, str] = {}
+    if (schema, "node_results") in relations:
+        rows = engine.execute(
+            f"select node, arg_max(fingerprint, started_at) from {_q(schema)}.node_results "
+            "where status = 'success' group by node"
+        )
+        fingerprints = {node: fp for node, fp in rows if fp}
+    return WarehouseState(relations=relations, fingerprints=fingerprints)
+
+
+def record_run_start(
+    engine: Engine, schema: str, run: RunResult, target: str, version: str
+) -> None:
+    engine.execute(
+        f"insert into {_q(schema)}.runs (run_id, command, target, started_at, status, "
+        "sqlml_version) values (?, ?, ?, ?, 'running', ?)",
+        [run.run_id, run.command, target, run.started_at, version],
+    )
+
+
+def record_run_end(engine: Engine, schema: str, run: RunResult) -> None:
+    """Write every node result and close the run row."""
+    rows: list[Sequence[Any]] = [
+        (
+            run.run_id,
+            r.node,
+            "model",
+            r.materialization,
+            r.relation,
+            r.status,
+            r.started_at,
+            r.duration_s,
+            r.rows,
+            r.fingerprint or None,
+            r.message,
+        )
+        for r in run.results
+    ]
+    for start in range(0, len(rows), 200):
+        chunk = rows[start : start + 200]
+        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+        engine.execute(
+            f"insert into {_q(schema)}.node_results values {values}",
+            [value for row in chunk for value in row],
+        )
+    engine.execute(
+        f"update {_q(schema)}.runs set finished_at = ?, status = ?, nodes_success = ?, "
+        "nodes_error = ?, nodes_skipped = ? where run_id = ?",
+        [
+            run.finished_at,
+            "success" if run.success else "error",
+            run.count("success"),
+            run.count("error"),
+            run.count("skipped"),
+            run.run_id,
+        ],
+    )
+
+
+def _q(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
