@@ -124,7 +124,9 @@ def did_you_mean(word: str, candidates: Iterable[str], *, n: int = 3) -> str | N
     close = difflib.get_close_matches(word, list(candidates), n=n, cutoff=0.6)
     if not close:
         return None
-    return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+    quoted = [f"'{c}'" for c in close]
+    listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    return f"did you mean {listed}?"
 
 
 def underline(text: str, line: int, column: int, length: int = 1, *, context: int = 1) -> str:

@@ -24,6 +24,7 @@ from sqlml.graph.dag import build_dag
 from sqlml.project.types import ModelSource, NodeConfig, Project
 
 CACHE_FILE = ".cache/compile.pickle"
+_TRAILING_SEMICOLONS = re.compile(r"[\s;]*;\s*$")
 _LEADING_WITH = re.compile(
     r"^(\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*)with(\s+recursive)?\b", re.I | re.S
 )
@@ -52,10 +53,10 @@ def compile_project(project: Project, *, use_cache: bool = True) -> CompiledProj
     for model in project.models:
         digest = hashlib.sha256(model.sql.encode()).hexdigest()
         result = cache.render(model.path, digest)
+        ctx = RenderContext(model.name, model.path, project.vars)
         try:
             if result is None:
                 renders += 1
-                ctx = RenderContext(model.name, model.path, project.vars)
                 result = render_fast(ctx, model.sql)
                 if result is None:
                     ctx = RenderContext(model.name, model.path, project.vars)
@@ -65,7 +66,8 @@ def compile_project(project: Project, *, use_cache: bool = True) -> CompiledProj
         except SqlmlError as exc:
             _place(exc, model.name)
             errors[model.name] = exc
-            configs[model.name] = NodeConfig(**_safe_config(model.config))
+            # What the template said of itself before failing still counts (e.g. ephemeral).
+            configs[model.name] = NodeConfig(**_safe_config({**model.config, **ctx.config}))
             continue
         if config.enabled:
             rendered[model.name] = result
@@ -112,7 +114,12 @@ def compile_project(project: Project, *, use_cache: bool = True) -> CompiledProj
     }
     for name in errors:
         depends.setdefault(name, ())
-    dag = build_dag(depends)
+    try:
+        dag = build_dag(depends)
+    except GraphError as exc:
+        if exc.node in sources:
+            exc.location = Location(sources[exc.node].path)
+        raise
     nodes: dict[str, CompiledNode] = {}
     for name in dag.order:
         model = sources[name]
@@ -282,7 +289,9 @@ def _resolve(text: str, relations: Mapping[str, Relation], ephemeral: set[str], 
         return _cte(target) if target in ephemeral else str(relations[target])
 
     sql = PLACEHOLDER_RE.sub(relation, text)
-    return sql.replace(THIS, _cte(name) if name in ephemeral else str(relations[name]))
+    sql = sql.replace(THIS, _cte(name) if name in ephemeral else str(relations[name]))
+    # A trailing semicolon is harmless alone but breaks the SQL a model is embedded in.
+    return _TRAILING_SEMICOLONS.sub("", sql)
 
 
 def _cross_check(
@@ -319,7 +328,7 @@ def _cross_check(
             f"model '{model.name}' reads table '{shown}', which is not declared with ref()",
             node=model.name,
             location=Location(compiled_path, table.line, table.column),
-            excerpt=underline(sql, table.line, table.column, len(shown))
+            excerpt=underline(sql, table.line, table.column, table.length)
             + f"\n(rendered from {model.path})",
             hint=hint,
         )

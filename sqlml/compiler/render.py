@@ -132,6 +132,8 @@ def render_fast(ctx: RenderContext, source: str) -> Rendered | None:
     """Render ``source`` without Jinja if it holds only simple call tags, else return None."""
     if "{%" in source or "{#" in source:
         return None
+    if "\r" in source:  # Jinja reads every line ending as "\n"; so must we
+        source = source.replace("\r\n", "\n").replace("\r", "\n")
     pieces: list[str] = []
     last = 0
     for match in _EXPRESSION.finditer(source):
@@ -240,9 +242,14 @@ class JinjaRenderer:
         except CompileError:
             raise
         except Exception as exc:  # a template error: translate here, the one boundary
-            path, line = _error_position(exc, ctx.path)
+            frames = _template_frames(exc)
+            path, line = frames[-1] if frames else (ctx.path, 0)
+            message = f"template error: {_describe(exc)}"
+            calls = [f"{p}:{n}" for p, n in frames[:-1] if p == ctx.path]
+            if path != ctx.path and calls:
+                message += f" (called from {calls[-1]})"
             raise CompileError(
-                f"template error: {_describe(exc)}",
+                message,
                 node=ctx.node,
                 location=Location(path, line),
                 hint=_hint_for(exc),
@@ -250,15 +257,15 @@ class JinjaRenderer:
         return _result(ctx, text)
 
 
-def _error_position(exc: BaseException, default_path: str) -> tuple[str, int]:
-    """The innermost template file and line in a traceback Jinja has rewritten."""
+def _template_frames(exc: BaseException) -> list[tuple[str, int]]:
+    """Template files and lines in a traceback Jinja has rewritten, outermost first."""
     import traceback
 
-    path, line = default_path, 0
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename.endswith(".sql") and not os.path.isabs(frame.filename):
-            path, line = frame.filename, frame.lineno or 0
-    return path, line
+    return [
+        (frame.filename, frame.lineno or 0)
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if frame.filename.endswith(".sql") and not os.path.isabs(frame.filename)
+    ]
 
 
 def _describe(exc: BaseException) -> str:
@@ -272,7 +279,7 @@ def _describe(exc: BaseException) -> str:
 def _hint_for(exc: BaseException) -> str | None:
     from jinja2 import UndefinedError
 
-    if isinstance(exc, UndefinedError):
+    if isinstance(exc, UndefinedError) and "is undefined" in str(exc.message):
         return (
             "check the spelling; functions available are ref, var, env_var, config, this, "
             "is_incremental and the project's macros"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlml.compiler.types import Parsed, TableRead
 from sqlml.errors import CompileError, Location, underline
 
@@ -29,7 +31,7 @@ def parse_sql(sql: str, *, node: str, compiled_path: str, source_path: str) -> P
         highlight = str(first.get("highlight") or " ")
         # sqlglot reports the column of the highlight's last character.
         start = max(column - len(highlight) + 1, 1)
-        description = str(first.get("description") or exc).split("\n")[0]
+        description = _readable(str(first.get("description") or exc).split("\n")[0])
         raise CompileError(
             f"SQL syntax error in model '{node}': {description}",
             node=node,
@@ -66,20 +68,38 @@ def parse_sql(sql: str, *, node: str, compiled_path: str, source_path: str) -> P
         name = identifier.this
         if table.db == "" and (name.lower() in ctes or "." in name or "/" in name):
             continue  # a CTE, or a file read through a replacement scan: 'data/x.parquet'
-        meta = identifier.meta
-        tables.append(TableRead(table.db, name, meta.get("line", 0), _start_column(meta)))
+        head: exp.Expression = table.args.get("catalog") or table.args.get("db") or identifier
+        start = head.meta.get("start", 0)
+        line, column = _position(sql, start)
+        length = identifier.meta.get("end", start) - start + 1
+        tables.append(TableRead(table.db, name, line, column, max(length, 1)))
     columns: tuple[str, ...] = ()
-    if isinstance(tree, exp.Select) and not any(
-        isinstance(e, exp.Star) or (isinstance(e, exp.Column) and e.is_star)
+    # Only when every output column has a name we can know without the warehouse.
+    if isinstance(tree, exp.Select) and all(
+        isinstance(e, exp.Alias) or (isinstance(e, exp.Column) and not e.is_star)
         for e in tree.expressions
     ):
         columns = tuple(e.alias_or_name for e in tree.expressions)
     return Parsed(tuple(tables), columns, tree.args.get("with_") is not None)
 
 
-def _start_column(meta: dict[str, int]) -> int:
-    # sqlglot's token column is that of the token's last character.
-    column = meta.get("col", 0)
-    if "start" in meta and "end" in meta:
-        column -= meta["end"] - meta["start"]
-    return max(column, 1)
+_TOKEN = re.compile(r"<Token token_type: TokenType\.(\w+), text: (.*?), line: .*?>")
+_MISSING = re.compile(r"Required keyword: '\w+' missing for <class '[\w.]*\.(\w+)'>")
+
+
+def _readable(description: str) -> str:
+    """sqlglot names tokens and classes by their repr; say it in the user's terms."""
+
+    def token(match: re.Match[str]) -> str:
+        return "the end of the query" if match.group(1) == "SENTINEL" else f"'{match.group(2)}'"
+
+    def missing(match: re.Match[str]) -> str:
+        return f"incomplete {match.group(1).upper()}: an operand or clause is missing"
+
+    return _MISSING.sub(missing, _TOKEN.sub(token, description))
+
+
+def _position(sql: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset."""
+    line = sql.count("\n", 0, offset) + 1
+    return line, offset - (sql.rfind("\n", 0, offset) + 1) + 1

@@ -49,6 +49,7 @@ class TableRead:
     name: str
     line: int
     column: int
+    length: int = 1  # characters the reference spans, schema included
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,14 @@ def _terms(arguments: Iterable[str]) -> list[str]:
 
 def _evaluate(dag: DAG, nodes: Mapping[str, Selectable], term: str, *, strict: bool) -> set[str]:
     parts = [_select_one(dag, nodes, parse_selector(p), strict) for p in term.split(",")]
-    return set.intersection(*parts)
+    chosen = set.intersection(*parts)
+    if strict and not chosen:
+        raise GraphError(
+            f"selector '{term}' matches no node: each part matches some, but none matches all",
+            hint="an intersection (a comma) keeps only nodes matched by every part; "
+            "use a space for a union",
+        )
+    return chosen
 
 
 def _select_one(
@@ -112,11 +119,14 @@ def _select_one(
 ) -> set[str]:
     base = _match(nodes, selector)
     if not base and strict:
+        if selector.method != "name":
+            message = f"selector '{selector.method}:{selector.value}' matches no node"
+        elif _is_glob(selector.value):
+            message = f"no node matches '{selector.value}'"
+        else:
+            message = f"no node named '{selector.value}'"
         raise GraphError(
-            f"selector '{selector.method}:{selector.value}' matches no node"
-            if selector.method != "name"
-            else f"no node named '{selector.value}'",
-            hint=_suggest(nodes, selector),
+            message, hint=_suggest(nodes, selector) or "run `sqlml ls` to see every node"
         )
     result = set(base)
     for name in base:
@@ -138,7 +148,7 @@ def _select_one(
 def _match(nodes: Mapping[str, Selectable], selector: Selector) -> set[str]:
     value = selector.value
     if selector.method == "name":
-        if any(c in value for c in "*?["):
+        if _is_glob(value):
             return {n for n in nodes if fnmatch.fnmatchcase(n, value)}
         return {value} if value in nodes else set()
     if selector.method == "tag":
@@ -147,13 +157,41 @@ def _match(nodes: Mapping[str, Selectable], selector: Selector) -> set[str]:
         return {n for n, node in nodes.items() if node.kind == value}
     # path: a folder (everything under it), a file, or a glob, relative to the project
     folder = value.rstrip("/") + "/"
+    pattern = _path_glob(value) if _is_glob(value) else None
     return {
         n
         for n, node in nodes.items()
         if node.path == value
         or node.path.startswith(folder)
-        or fnmatch.fnmatchcase(node.path, value)
+        or (pattern is not None and pattern.fullmatch(node.path) is not None)
     }
+
+
+def _is_glob(value: str) -> bool:
+    return any(c in value for c in "*?[")
+
+
+def _path_glob(pattern: str) -> re.Pattern[str]:
+    """A path glob as a regex: ``*`` and ``?`` stay within a folder, ``**`` crosses folders."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
 
 
 def _suggest(nodes: Mapping[str, Selectable], selector: Selector) -> str | None:

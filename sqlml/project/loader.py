@@ -52,13 +52,14 @@ def load_project(
         raise ConfigError(f"unknown target '{target_name}'", location=where, hint=hint)
     target_spec = spec.targets[target_name]
     folder_defaults = _check_folder_config(spec.models, project_path)
+    warnings = _unused_folders(folder_defaults, root, spec.paths.models, project_path)
 
     digest = hashlib.sha256(project_path.read_bytes())
     digest.update(repr(sorted((vars or {}).items())).encode())
     digest.update(target_name.encode())
 
     models: dict[str, ModelSource] = {}
-    properties: dict[str, tuple[Any, str]] = {}
+    properties: dict[str, tuple[Any, str, int]] = {}
     for models_dir in spec.paths.models:
         base = root / models_dir
         if not base.is_dir():
@@ -80,7 +81,6 @@ def load_project(
                 config=_folder_config(folder_defaults, folders),
             )
         for yml_path in sorted([*base.rglob("*.yml"), *base.rglob("*.yaml")]):
-            digest.update(yml_path.read_bytes())
             for name, entry in _read_properties(root, yml_path).items():
                 if name in properties:
                     raise ConfigError(
@@ -91,11 +91,11 @@ def load_project(
                     )
                 properties[name] = entry
 
-    for name, (entry, display) in properties.items():
+    for name, (entry, display, index) in properties.items():
         if name not in models:
             raise ConfigError(
                 f"properties for model '{name}', which has no SQL file",
-                location=key_location(root / display, display, ["models"]),
+                location=key_location(root / display, display, ["models", index, "name"]),
                 hint=did_you_mean(name, models) or f"create a file named {name}.sql",
             )
         models[name] = _with_properties(models[name], entry, display)
@@ -123,15 +123,16 @@ def load_project(
         target_dir=root / spec.paths.target,
         state_schema=spec.state_schema,
         environment_hash=digest.hexdigest(),
+        warnings=tuple(warnings),
     )
 
 
-def _read_properties(root: Path, yml_path: Path) -> dict[str, tuple[Any, str]]:
+def _read_properties(root: Path, yml_path: Path) -> dict[str, tuple[Any, str, int]]:
     from sqlml.project.schema import PropertiesFile
 
     display = yml_path.relative_to(root).as_posix()
     parsed = validate(PropertiesFile, read_yaml(yml_path, display), yml_path, display)
-    out: dict[str, tuple[Any, str]] = {}
+    out: dict[str, tuple[Any, str, int]] = {}
     for index, entry in enumerate(parsed.models):
         if entry.name in out:
             raise ConfigError(
@@ -139,7 +140,7 @@ def _read_properties(root: Path, yml_path: Path) -> dict[str, tuple[Any, str]]:
                 location=key_location(yml_path, display, ["models", index, "name"]),
                 hint="merge the two entries",
             )
-        out[entry.name] = (entry, display)
+        out[entry.name] = (entry, display, index)
     return out
 
 
@@ -182,13 +183,42 @@ def _check_folder_config(tree: Mapping[str, Any], project_path: Path) -> Mapping
                         ],
                     ),
                 )
-        validate(NodeConfigFile, config, project_path, PROJECT_FILE, prefix=key_path)
+        validate(
+            NodeConfigFile, config, project_path, PROJECT_FILE, prefix=key_path, key_prefix="+"
+        )
         for key, value in node.items():
             if not str(key).startswith("+"):
                 walk(value, [*key_path, str(key)])
 
     walk(tree, ["models"])
     return tree
+
+
+def _unused_folders(
+    tree: Mapping[str, Any], root: Path, models_dirs: list[str], project_path: Path
+) -> list[str]:
+    """Folder entries of the `models:` tree that match no folder: most likely a typo."""
+    warnings = []
+
+    def walk(node: Mapping[str, Any], folders: list[str]) -> None:
+        for key, value in node.items():
+            if str(key).startswith("+") or not isinstance(value, Mapping):
+                continue
+            path = [*folders, str(key)]
+            if any((root / d).joinpath(*path).is_dir() for d in models_dirs):
+                walk(value, path)
+                continue
+            parent = [root / d / Path(*folders) for d in models_dirs]
+            siblings = [p.name for d in parent if d.is_dir() for p in d.iterdir() if p.is_dir()]
+            where = key_location(project_path, PROJECT_FILE, ["models", *path])
+            hint = did_you_mean(str(key), siblings)
+            warnings.append(
+                f"{where}: config for folder 'models.{'.'.join(path)}' matches no folder"
+                + (f"; {hint}" if hint else "")
+            )
+
+    walk(tree, [])
+    return warnings
 
 
 def _folder_config(tree: Mapping[str, Any], folders: tuple[str, ...]) -> dict[str, Any]:

@@ -76,3 +76,5 @@ class Project:
     # Hash of everything besides a model's own file that can change how it renders:
     # project.yml, properties files, macros, target and vars. Keys the render cache.
     environment_hash: str
+    # Problems worth telling the user that do not stop anything (e.g. config for no folder).
+    warnings: tuple[str, ...] = ()

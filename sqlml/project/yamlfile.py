@@ -63,11 +63,13 @@ def validate(
     display: str,
     *,
     prefix: Sequence[str | int] = (),
+    key_prefix: str = "",
 ) -> M:
     """Validate ``data`` against a pydantic model; the first problem becomes a ConfigError.
 
     The error names the file, the dotted key path, its line, and the closest valid key when the
-    key is unknown.
+    key is unknown. ``prefix`` is where ``data`` sits in the file; ``key_prefix`` is prepended
+    to the first key below it (``+`` for folder config in project.yml).
     """
     from pydantic import BaseModel, ValidationError
 
@@ -76,41 +78,77 @@ def validate(
         return model.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
-        loc = [*prefix, *error["loc"]]
+        inner, allowed = _walk(model, error["loc"])
+        if inner and key_prefix:
+            inner[0] = f"{key_prefix}{inner[0]}"
+        loc = [*prefix, *inner]
         dotted = ".".join(str(p) for p in loc) or "(top level)"
         hint = None
-        if error["type"] == "extra_forbidden":
+        kind = error["type"]
+        if kind == "extra_forbidden":
             bad = str(loc[-1])
-            allowed = _allowed_keys(model, list(error["loc"][:-1]))
+            allowed = [f"{key_prefix}{a}" for a in allowed]
             hint = did_you_mean(bad, allowed)
             if hint is None and allowed:
                 hint = "allowed keys here: " + ", ".join(sorted(allowed))
             message = f"unknown key '{dotted}'"
+        elif kind == "missing":
+            message = f"missing required key '{dotted}'"
+        elif kind in ("model_type", "dict_type"):
+            message = f"'{dotted}' must be a mapping of keys to values"
+        elif kind == "string_pattern_mismatch":
+            message = f"invalid name '{error['input']}' for '{dotted}'"
+            hint = "use letters, digits and underscores, starting with a letter or underscore"
         else:
             message = f"invalid value for '{dotted}': {error['msg']}"
         raise ConfigError(message, location=key_location(path, display, loc), hint=hint) from None
 
 
-def _allowed_keys(model: Any, loc: Sequence[str | int]) -> list[str]:
-    """The field names (by alias) accepted at ``loc`` inside ``model``."""
-    import typing
+def _walk(model: Any, loc: Sequence[str | int]) -> tuple[list[str | int], list[str]]:
+    """Follow a pydantic error location through ``model``.
 
+    Returns the location as the user wrote it (field aliases, dict keys and list indexes, minus
+    the union-member labels pydantic adds) and the keys allowed where it ends.
+    """
     from pydantic import BaseModel
 
+    clean: list[str | int] = []
     current: Any = model
+    expect_key = False  # the next part is a dict key or a list index, not a field
     for part in loc:
-        if isinstance(part, int):
+        if expect_key:
+            clean.append(part)
+            expect_key = False
             continue
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return []
-        field = next((f for n, f in current.model_fields.items() if (f.alias or n) == part), None)
-        if field is None:
-            return []
-        current = field.annotation
-        # Unwrap list[X], dict[str, X], X | None down to a model class.
-        while typing.get_origin(current) is not None:
-            args = [a for a in typing.get_args(current) if a is not type(None)]
-            current = args[-1] if args else None
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = next(
+                (f for n, f in current.model_fields.items() if (f.alias or n) == part), None
+            )
+            clean.append(part)
+            if field is None:  # an unknown key: what was allowed is the current model's fields
+                return clean, [f.alias or n for n, f in current.model_fields.items()]
+            current, expect_key = _unwrap(field.annotation)
+        elif not (isinstance(part, str) and _is_label(part)):
+            clean.append(part)
     if isinstance(current, type) and issubclass(current, BaseModel):
-        return [f.alias or n for n, f in current.model_fields.items()]
-    return []
+        return clean, [f.alias or n for n, f in current.model_fields.items()]
+    return clean, []
+
+
+def _is_label(part: str) -> bool:
+    """Pydantic labels union members in locations, e.g. ``list[str]``; users never wrote them."""
+    return "[" in part or part in {"str", "int", "bool", "float", "function-after"}
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    """The model class inside an annotation, and whether a container key comes first."""
+    import types
+    import typing
+
+    origin = typing.get_origin(annotation)
+    if origin in (dict, list):
+        return _unwrap(typing.get_args(annotation)[-1])[0], True
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _unwrap(options[0]) if len(options) == 1 else (None, False)
+    return annotation, False

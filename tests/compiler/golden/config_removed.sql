@@ -1,0 +1,2 @@
+{{ config(materialized='view', tags=['daily']) }}
+select 1 as id

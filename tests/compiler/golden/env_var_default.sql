@@ -1,0 +1,1 @@
+select '{{ env_var('SQLML_GOLDEN_SURELY_UNSET', 'dev') }}' as environment

@@ -1,0 +1,3 @@
+select order_id
+from "main"."orders"
+where amount >= 10

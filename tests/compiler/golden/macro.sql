@@ -1,0 +1,2 @@
+select order_id, {{ cents('amount') }} as amount_cents
+from {{ orders_relation() }}

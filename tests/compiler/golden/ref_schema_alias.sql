@@ -1,0 +1,1 @@
+select customer_id, total from {{ ref('customer_totals') }}
