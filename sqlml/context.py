@@ -75,7 +75,9 @@ class Context:
     def plan(self, select: Sequence[str] = (), exclude: Sequence[str] = ()) -> Plan:
         """What `run` would do. Reads the warehouse's catalog if it can; never writes."""
         compiled = self.compile()
-        return self._plan(compiled, select, exclude, self._peek_state())
+        dag = self.dag(compiled)
+        selected = select_nodes(dag, compiled.nodes, select, exclude)
+        return make_plan(compiled, dag, selected, self._peek_state())
 
     def run(
         self,
@@ -91,12 +93,13 @@ class Context:
         """
         compiled = self.compile()
         project = self.project
+        dag = self.dag(compiled)
+        selected = select_nodes(dag, compiled.nodes, select, exclude)  # bad selectors fail here
         engine = self.connect()
         try:
             run_state.ensure_state(engine, project.state_schema)
-            plan = self._plan(
-                compiled, select, exclude, run_state.read_state(engine, project.state_schema)
-            )
+            state = run_state.read_state(engine, project.state_schema)
+            plan = make_plan(compiled, dag, selected, state)
             started = datetime.now(UTC)
             run = RunResult(uuid.uuid4().hex, "run", started, started, ())
             from sqlml import __version__
@@ -122,24 +125,13 @@ class Context:
         """Open the target's warehouse; relative file paths in SQL resolve to the project."""
         return connect(self.project.target.path, search_path=self.project.root, read_only=read_only)
 
-    def _plan(
-        self,
-        compiled: CompiledProject,
-        select: Sequence[str],
-        exclude: Sequence[str],
-        state: WarehouseState,
-    ) -> Plan:
-        dag = self.dag(compiled)
-        selected = select_nodes(dag, compiled.nodes, select, exclude)
-        return make_plan(compiled, dag, selected, state)
-
     def _peek_state(self) -> WarehouseState:
         if not self.project.target.path.exists():
             return WarehouseState()
         try:
             engine = self.connect(read_only=True)
-        except ExecutionError:
-            return WarehouseState()  # locked by a running writer: plan as if empty
+        except ExecutionError as exc:
+            return WarehouseState(unreadable=exc.message)
         try:
             return run_state.read_state(engine, self.project.state_schema)
         finally:

@@ -50,8 +50,11 @@ class SqlmlError(Exception):
         location: Location | None = None,
         hint: str | None = None,
         excerpt: str | None = None,
+        exit_code: int | None = None,
     ) -> None:
         super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
         self.message = message
         self.node = node
         self.location = location
@@ -87,14 +90,18 @@ class GraphError(SqlmlError):
 class ExecutionError(SqlmlError):
     """The warehouse rejected a statement while building a node.
 
-    ``statement_line`` is the line the warehouse blamed, counted in the statement it was sent.
+    ``statement_line`` and ``statement_column`` are where the warehouse put the blame, counted
+    in the statement it was sent (0 when it did not say).
     """
 
     exit_code = 1
 
-    def __init__(self, message: str, *, statement_line: int = 0, **kwargs: Any) -> None:
+    def __init__(
+        self, message: str, *, statement_line: int = 0, statement_column: int = 0, **kwargs: Any
+    ) -> None:
         super().__init__(message, **kwargs)
         self.statement_line = statement_line
+        self.statement_column = statement_column
 
 
 class TrainingError(SqlmlError):

@@ -66,7 +66,10 @@ def create_project(name: str, directory: str | None = None) -> Path:
     root = Path(directory or name)
     if root.exists() and any(root.iterdir()):
         raise ConfigError(
-            f"{root} already exists and is not empty", hint="choose another name or pass --dir"
+            f"{root} already exists and is not empty",
+            hint="choose an empty or new folder with --dir"
+            if directory
+            else "choose another name or pass --dir",
         )
     for relative, text in _FILES.items():
         path = root / relative

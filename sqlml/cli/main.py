@@ -83,7 +83,7 @@ def run(select: tuple[str, ...], exclude: tuple[str, ...], threads: int | None) 
     context = _context()
     project = context.project
     listener = make_listener(
-        f"Running {{nodes}} nodes of project '{project.name}' on target "
+        f"Running {{nodes}} of project '{project.name}' on target "
         f"'{project.target.name}' ({project.target.path.name})"
     )
     context.listener = listener
@@ -150,16 +150,27 @@ def plan(select: tuple[str, ...], exclude: tuple[str, ...], output: str) -> None
             json.dumps({"steps": describe_plan(result), "inlined": list(result.inlined)}, indent=2)
         )
         return
+    if result.unreadable:
+        click.echo(
+            f"Warning: could not read the warehouse ({result.unreadable}); "
+            "the plan assumes it is empty",
+            err=True,
+        )
     click.echo(
-        f"Plan: {len(result.steps)} nodes to build on target '{context.project.target.name}'"
+        f"Plan: {_count(len(result.steps), 'node')} to build on target "
+        f"'{context.project.target.name}'"
     )
     width = max((len(s.node) for s in result.steps), default=0)
     for step in result.steps:
         click.echo(
-            f"  {step.node:<{width}}  {step.materialization:<5}  {step.relation}  ({step.reason})"
+            f"  {step.node:<{width}}  {step.materialization:<5}  {step.relation.display}  ({step.reason})"
         )
     for name in result.inlined:
         click.echo(f"  {name:<{width}}  ephemeral, inlined into the nodes that read it")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def main() -> None:

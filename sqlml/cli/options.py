@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -34,10 +35,15 @@ def parse_vars(value: str | None) -> dict[str, Any]:
     try:
         parsed = yaml.safe_load(value)
     except yaml.YAMLError as exc:
-        raise click.BadParameter(f"not valid YAML: {exc}", param_hint="--vars") from None
+        problem = getattr(exc, "problem", None) or "cannot be parsed"
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at column {mark.column + 1}" if mark is not None else ""
+        raise click.BadParameter(
+            f"not valid YAML: {problem}{where}", param_hint="'--vars'"
+        ) from None
     if not isinstance(parsed, dict):
         raise click.BadParameter(
-            "must be a mapping, e.g. '{start_date: 2026-01-01}'", param_hint="--vars"
+            "must be a mapping, e.g. '{start_date: 2026-01-01}'", param_hint="'--vars'"
         )
     return parsed
 
@@ -114,12 +120,13 @@ def handle_errors(func: F) -> F:
             raise
         except SqlmlError as exc:
             if options.debug:
-                raise
+                traceback.print_exc()
             click.echo(f"Error: {exc.render()}", err=True)
             sys.exit(exc.exit_code)
         except Exception as exc:
             if options.debug:
-                raise
+                traceback.print_exc()
+                sys.exit(2)
             click.echo(
                 f"Error: unexpected {type(exc).__name__}: {exc}\n"
                 "hint: run again with --debug for a traceback, and please report it",

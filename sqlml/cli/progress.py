@@ -26,7 +26,7 @@ class PlainListener:
 
     def planned(self, plan: Plan) -> None:
         self.total = len(plan.steps)
-        click.echo(self.header.format(nodes=self.total))
+        click.echo(self.header.format(nodes=_count(self.total, "node")))
 
     def started(self, step: Step) -> None:
         pass
@@ -91,15 +91,19 @@ def make_listener(header: str) -> PlainListener:
     return RichListener(header) if sys.stdout.isatty() else PlainListener(header)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def _line(index: int, total: int, step: Step, result: NodeResult) -> str:
     width = len(str(total))
     label = _LABEL[result.status]
     if result.status == "skipped":
         return f"{index:>{width}}/{total} {label:<5} {step.node} ({result.message})"
-    rows = f", {result.rows:,} rows" if result.rows is not None else ""
+    rows = f", {_count(result.rows, 'row')}" if result.rows is not None else ""
     return (
         f"{index:>{width}}/{total} {label:<5} {step.node} "
-        f"({step.materialization} {step.relation}{rows}) in {result.duration_s:.2f}s"
+        f"({step.materialization} {step.relation.display}{rows}) in {result.duration_s:.2f}s"
     )
 
 

@@ -76,7 +76,9 @@ def compile_project(project: Project, *, use_cache: bool = True) -> CompiledProj
 
     sources = {m.name: m for m in project.models}
     relations = {
-        name: Relation(config.schema or project.target.schema, config.alias or name)
+        name: Relation(
+            config.schema or project.target.schema, config.alias or name, project.target.database
+        )
         for name, config in configs.items()
     }
     ephemeral = {name for name, config in configs.items() if config.materialized == "ephemeral"}
@@ -305,15 +307,12 @@ def _cross_check(
 ) -> None:
     """Every table the SQL reads must come from a `ref()` (or be the node itself)."""
     declared = {
-        ("", _cte(c.args[0]).lower())
-        if c.args[0] in ephemeral
-        else (relations[c.args[0]].schema.lower(), relations[c.args[0]].name.lower())
+        ("", "", _cte(c.args[0]).lower()) if c.args[0] in ephemeral else _key(relations[c.args[0]])
         for c in rendered.refs
     }
-    own = relations[model.name]
-    declared.add((own.schema.lower(), own.name.lower()))
+    declared.add(_key(relations[model.name]))
     for table in parsed.tables:
-        if (table.schema.lower(), table.name.lower()) in declared:
+        if (table.catalog.lower(), table.schema.lower(), table.name.lower()) in declared:
             continue
         shown = f"{table.schema}.{table.name}" if table.schema else table.name
         model_names = {r.name: n for n, r in relations.items()}
@@ -332,6 +331,10 @@ def _cross_check(
             + f"\n(rendered from {model.path})",
             hint=hint,
         )
+
+
+def _key(relation: Relation) -> tuple[str, str, str]:
+    return relation.database.lower(), relation.schema.lower(), relation.name.lower()
 
 
 def _inline_ephemerals(

@@ -72,7 +72,7 @@ def parse_sql(sql: str, *, node: str, compiled_path: str, source_path: str) -> P
         start = head.meta.get("start", 0)
         line, column = _position(sql, start)
         length = identifier.meta.get("end", start) - start + 1
-        tables.append(TableRead(table.db, name, line, column, max(length, 1)))
+        tables.append(TableRead(table.db, name, line, column, max(length, 1), table.catalog))
     columns: tuple[str, ...] = ()
     # Only when every output column has a name we can know without the warehouse.
     if isinstance(tree, exp.Select) and all(

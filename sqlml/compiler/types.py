@@ -12,13 +12,26 @@ from sqlml.project.types import Column, NodeConfig, Project
 
 @dataclass(frozen=True)
 class Relation:
-    """A table or view in the warehouse."""
+    """A table or view in the warehouse.
+
+    ``database`` is the catalog; DuckDB names it after the database file. Relations are always
+    written fully qualified, so a schema named like the file is never ambiguous.
+    """
 
     schema: str
     name: str
+    database: str = ""
 
     def __str__(self) -> str:
-        return f'"{self.schema}"."{self.name}"'
+        parts = (
+            (self.database, self.schema, self.name) if self.database else (self.schema, self.name)
+        )
+        return ".".join('"' + p.replace('"', '""') + '"' for p in parts)
+
+    @property
+    def display(self) -> str:
+        """``schema.name``, for people: the warehouse is named elsewhere in the output."""
+        return f"{self.schema}.{self.name}"
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,7 @@ class TableRead:
     line: int
     column: int
     length: int = 1  # characters the reference spans, schema included
+    catalog: str = ""
 
 
 @dataclass(frozen=True)

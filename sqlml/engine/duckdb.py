@@ -39,8 +39,9 @@ class DuckDBEngine:
                     "another process holds the database file open for writing "
                     "(a BI tool, an IDE, or another sqlml run); close it and retry"
                 )
+            # Nothing can run: a problem of the whole project, not of one node.
             raise ExecutionError(
-                f"cannot open warehouse {path}: {_first_line(exc)}", hint=hint
+                f"cannot open warehouse {path}: {_first_line(exc)}", hint=hint, exit_code=2
             ) from None
         self._search_path = search_path
         self._local = threading.local()
@@ -70,7 +71,8 @@ class DuckDBEngine:
             "union all select schema_name, view_name, 'view' from duckdb_views() "
             "where database_name = current_database() and not internal"
         )
-        return {(schema, name): kind for schema, name, kind in rows}
+        # DuckDB names are case-insensitive: key them lower-case.
+        return {(schema.lower(), name.lower()): kind for schema, name, kind in rows}
 
     def ensure_schema(self, schema: str) -> None:
         self.execute(f"create schema if not exists {_quote(schema)}")
@@ -81,7 +83,7 @@ class DuckDBEngine:
             # Nothing to replace: one CREATE ... AS is atomic on its own.
             rows = self._run(cursor, f"create table {relation} as\n{sql}")
             return int(rows[0][0]) if rows else None
-        temporary = Relation(relation.schema, f"{relation.name}__sqlml_tmp")
+        temporary = Relation(relation.schema, f"{relation.name}__sqlml_tmp", relation.database)
         cursor.execute("begin transaction")
         try:
             rows = self._run(cursor, f"create or replace table {temporary} as\n{sql}")
@@ -126,8 +128,16 @@ def _translate(exc: Exception, sql: str) -> ExecutionError:
     """A DuckDB error as an ExecutionError; ``line`` is relative to the statement sent."""
     text = str(exc)
     match = _LINE.search(text)
+    line = int(match.group(1)) if match else 0
+    column = 0
+    if match:
+        # DuckDB quotes the line as "LINE n: <sql>" and puts a caret under the culprit.
+        rest = text[match.end() :].split("\n")
+        quoted, caret = rest[0], rest[1] if len(rest) > 1 else ""
+        if "^" in caret and not quoted.lstrip().startswith("..."):
+            column = caret.index("^") - len(f"LINE {line}: ") + 1
     return ExecutionError(
-        text.split("\n\nLINE")[0].strip(), statement_line=int(match.group(1)) if match else 0
+        text.split("\n\nLINE")[0].strip(), statement_line=line, statement_column=max(column, 0)
     )
 
 

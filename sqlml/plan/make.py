@@ -14,11 +14,17 @@ def make_plan(
 ) -> Plan:
     """Turn the selected nodes into build steps, in topological order.
 
-    Ephemeral nodes get no step: they are inlined into the SQL of the nodes that read them.
+    Ephemeral nodes get no step: they are inlined into the SQL of the nodes that read them
+    (unless they failed to compile: then their step reports the error).
     A step waits for the nearest selected non-ephemeral ancestors, looking through ephemerals.
     """
     nodes = compiled.nodes
-    ephemeral = {n for n, node in nodes.items() if node.config.materialized == "ephemeral"}
+    # An ephemeral node that failed to compile stays a step, so its failure is reported.
+    ephemeral = {
+        n
+        for n, node in nodes.items()
+        if node.config.materialized == "ephemeral" and node.error is None
+    }
     steps = []
     for name in dag.order:
         if name not in selected or name in ephemeral:
@@ -26,7 +32,7 @@ def make_plan(
         node = nodes[name]
         relation = node.relation
         previous = state.fingerprints.get(name)
-        existing = state.relations.get((relation.schema, relation.name))
+        existing = state.relations.get((relation.schema.lower(), relation.name.lower()))
         if existing is None:
             reason = "new"
         elif previous != node.fingerprint:
@@ -48,7 +54,7 @@ def make_plan(
             )
         )
     inlined = tuple(n for n in dag.order if n in selected and n in ephemeral)
-    return Plan(tuple(steps), inlined)
+    return Plan(tuple(steps), inlined, state.unreadable)
 
 
 def _upstream_steps(dag: DAG, name: str, selected: Set[str], ephemeral: Set[str]) -> set[str]:

@@ -19,6 +19,8 @@ class WarehouseState:
 
     relations: Mapping[tuple[str, str], str] = field(default_factory=dict)
     fingerprints: Mapping[str, str] = field(default_factory=dict)
+    # Why the warehouse could not be read (e.g. locked by a writer); None when it was.
+    unreadable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class Plan:
 
     steps: tuple[Step, ...]
     inlined: tuple[str, ...] = ()
+    # Set when the warehouse could not be read and the plan assumes it is empty.
+    unreadable: str | None = None
 
     @property
     def schemas(self) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlml.errors import ConfigError, Location, did_you_mean
 from sqlml.project.types import Column, MacroFile, ModelSource, Project, Target
-from sqlml.project.yamlfile import key_location, read_yaml, validate
+from sqlml.project.yamlfile import key_location, read_text, read_yaml, validate
 
 PROJECT_FILE = "project.yml"
 
@@ -64,7 +64,7 @@ def load_project(
         base = root / models_dir
         if not base.is_dir():
             continue
-        for sql_path in sorted(base.rglob("*.sql")):
+        for sql_path in sorted(p for p in base.rglob("*.sql") if p.is_file()):
             rel = sql_path.relative_to(root).as_posix()
             name = sql_path.stem
             if name in models:
@@ -77,7 +77,7 @@ def load_project(
             models[name] = ModelSource(
                 name=name,
                 path=rel,
-                sql=sql_path.read_text(encoding="utf-8"),
+                sql=read_text(sql_path, rel),
                 config=_folder_config(folder_defaults, folders),
             )
         for yml_path in sorted([*base.rglob("*.yml"), *base.rglob("*.yaml")]):
@@ -103,7 +103,7 @@ def load_project(
     macros = []
     for macros_dir in spec.paths.macros:
         for macro_path in sorted((root / macros_dir).glob("**/*.sql")):
-            text = macro_path.read_text(encoding="utf-8")
+            text = read_text(macro_path, macro_path.relative_to(root).as_posix())
             digest.update(text.encode())
             macros.append(MacroFile(macro_path.relative_to(root).as_posix(), text))
 
@@ -113,9 +113,12 @@ def load_project(
         target=Target(
             name=target_name,
             type=target_spec.type,
-            path=(root / target_spec.path).resolve(),
+            path=Path(":memory:")
+            if target_spec.path == ":memory:"
+            else (root / target_spec.path).resolve(),
             schema=target_spec.schema_,
             threads=target_spec.threads,
+            database=_catalog_name(target_spec.path),
         ),
         vars={**spec.vars, **(vars or {})},
         models=tuple(models[name] for name in sorted(models)),
@@ -125,6 +128,11 @@ def load_project(
         environment_hash=digest.hexdigest(),
         warnings=tuple(warnings),
     )
+
+
+def _catalog_name(path: str) -> str:
+    """DuckDB names an attached database file's catalog after the file's stem."""
+    return "memory" if path == ":memory:" else Path(path).stem
 
 
 def _read_properties(root: Path, yml_path: Path) -> dict[str, tuple[Any, str, int]]:

@@ -29,6 +29,7 @@ class Target:
     path: Path
     schema: str
     threads: int | None = None
+    database: str = ""  # the catalog name the engine gives the warehouse
 
 
 @dataclass(frozen=True)

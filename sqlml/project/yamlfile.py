@@ -11,11 +11,24 @@ from sqlml.errors import ConfigError, Location, did_you_mean
 M = TypeVar("M")
 
 
+def read_text(path: Path, display: str) -> str:
+    """A project file's text; one that is not UTF-8 is a ConfigError naming it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"file is not UTF-8 text (byte 0x{exc.object[exc.start]:02x})",
+            location=Location(display, line),
+            hint="save the file as UTF-8",
+        ) from None
+
+
 def read_yaml(path: Path, display: str) -> Any:
     """Parse a YAML file; a syntax error becomes a ConfigError at its line and column."""
     import yaml
 
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, display)
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         return yaml.load(text, Loader=loader) or {}

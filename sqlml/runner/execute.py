@@ -58,18 +58,21 @@ def execute_plan(
         for parent in step.depends_on:
             children[parent].append(step.node)
     results: dict[str, NodeResult] = {}
+    failed_upstream: dict[str, str] = {}  # skipped node -> the failed node that caused it
 
     def settle(name: str, result: NodeResult) -> list[str]:
         """Record a result; return the children now ready to run."""
         results[name] = result
         if listener:
             listener.finished(steps[name], result)
+        cause = failed_upstream.get(name, name)
         ready = []
         for child in children[name]:
             if child in results:
                 continue
             if result.status != "success":
-                ready.extend(settle(child, _skipped(steps[child], name)))
+                failed_upstream[child] = cause
+                ready.extend(settle(child, _skipped(steps[child], cause)))
                 continue
             waiting[child].discard(name)
             if not waiting[child]:
@@ -119,10 +122,11 @@ def _run_step(engine: Engine, step: Step, compile_error: SqlmlError | None) -> N
     except ExecutionError as exc:
         # The statement sent starts with one line of CREATE ... AS before the model's SQL.
         line = max(exc.statement_line - 1, 0)
+        column = exc.statement_column if line else 0
         error = ExecutionError(
             f"model '{step.node}' failed: {exc.message}",
             node=step.node,
-            location=Location(step.compiled_path, line) if line else Location(step.compiled_path),
+            location=Location(step.compiled_path, line, column),
             hint=exc.hint
             or f"the SQL that ran is in {step.compiled_path}, rendered from {step.path}",
         )
@@ -161,5 +165,5 @@ def _skipped(step: Step, because: str) -> NodeResult:
         status="skipped",
         materialization=step.materialization,
         relation=str(step.relation),
-        message=f"skipped: upstream '{because}' did not succeed",
+        message=f"upstream '{because}' failed",
     )
