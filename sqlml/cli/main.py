@@ -146,9 +146,12 @@ def plan(select: tuple[str, ...], exclude: tuple[str, ...], output: str) -> None
     context = _context()
     result = context.plan(select, exclude)
     if output == "json":
-        click.echo(
-            json.dumps({"steps": describe_plan(result), "inlined": list(result.inlined)}, indent=2)
-        )
+        document = {
+            "steps": describe_plan(result),
+            "inlined": list(result.inlined),
+            "warehouse_unreadable": result.unreadable,
+        }
+        click.echo(json.dumps(document, indent=2))
         return
     if result.unreadable:
         click.echo(
@@ -162,9 +165,9 @@ def plan(select: tuple[str, ...], exclude: tuple[str, ...], output: str) -> None
     )
     width = max((len(s.node) for s in result.steps), default=0)
     for step in result.steps:
-        click.echo(
-            f"  {step.node:<{width}}  {step.materialization:<5}  {step.relation.display}  ({step.reason})"
-        )
+        relation = step.relation.display
+        kind = step.materialization
+        click.echo(f"  {step.node:<{width}}  {kind:<5}  {relation}  ({step.reason})")
     for name in result.inlined:
         click.echo(f"  {name:<{width}}  ephemeral, inlined into the nodes that read it")
 

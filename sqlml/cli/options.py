@@ -126,7 +126,6 @@ def handle_errors(func: F) -> F:
         except Exception as exc:
             if options.debug:
                 traceback.print_exc()
-                sys.exit(2)
             click.echo(
                 f"Error: unexpected {type(exc).__name__}: {exc}\n"
                 "hint: run again with --debug for a traceback, and please report it",

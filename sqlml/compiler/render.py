@@ -134,6 +134,8 @@ def render_fast(ctx: RenderContext, source: str) -> Rendered | None:
         return None
     if "\r" in source:  # Jinja reads every line ending as "\n"; so must we
         source = source.replace("\r\n", "\n").replace("\r", "\n")
+    if source.endswith("\n"):  # Jinja drops one trailing newline of the template
+        source = source[:-1]
     pieces: list[str] = []
     last = 0
     for match in _EXPRESSION.finditer(source):
@@ -147,10 +149,7 @@ def render_fast(ctx: RenderContext, source: str) -> Rendered | None:
         pieces.append(str(value))
         last = match.end()
     pieces.append(source[last:])
-    text = "".join(pieces)
-    if text.endswith("\n"):  # Jinja drops one trailing newline; so must we
-        text = text[:-1]
-    return _result(ctx, text)
+    return _result(ctx, "".join(pieces))
 
 
 def _evaluate_simple(ctx: RenderContext, source: str, offset: int, expression: str) -> Any:

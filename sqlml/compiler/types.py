@@ -31,7 +31,7 @@ class Relation:
     @property
     def display(self) -> str:
         """``schema.name``, for people: the warehouse is named elsewhere in the output."""
-        return f"{self.schema}.{self.name}"
+        return f"{self.schema}.{self.name}" if self.schema else self.name
 
 
 @dataclass(frozen=True)

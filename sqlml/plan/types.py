@@ -60,4 +60,4 @@ class Plan:
 
     @property
     def schemas(self) -> tuple[str, ...]:
-        return tuple(sorted({s.relation.schema for s in self.steps}))
+        return tuple(sorted({s.relation.schema for s in self.steps if s.relation.schema}))

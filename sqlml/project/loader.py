@@ -131,8 +131,15 @@ def load_project(
 
 
 def _catalog_name(path: str) -> str:
-    """DuckDB names an attached database file's catalog after the file's stem."""
-    return "memory" if path == ":memory:" else Path(path).stem
+    """The catalog name DuckDB gives a database file (checked against duckdb 2.0).
+
+    >>> [_catalog_name(p) for p in ["wh.v2.duckdb", ".hidden.duckdb", "main.duckdb", "w"]]
+    ['wh', 'hidden', 'main_db', 'w']
+    """
+    if path == ":memory:":
+        return "memory"
+    name = Path(path).name.lstrip(".").split(".", 1)[0]
+    return f"{name}_db" if name in {"main", "system", "temp"} else name
 
 
 def _read_properties(root: Path, yml_path: Path) -> dict[str, tuple[Any, str, int]]:

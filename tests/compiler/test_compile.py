@@ -38,12 +38,12 @@ def test_a_small_project_compiles(compile_files: CompileFiles) -> None:
     assert joined.kind == "model"
     assert joined.path == "models/joined.sql"
     assert joined.sql == (
-        'select o.order_id, c.customer_id\nfrom "main"."orders" o\n'
-        'join "main"."customers" c using (customer_id)'
+        'select o.order_id, c.customer_id\nfrom "warehouse"."main"."orders" o\n'
+        'join "warehouse"."main"."customers" c using (customer_id)'
     )
     assert joined.body_sql == joined.sql
     assert joined.depends_on == ("orders", "customers")
-    assert joined.relation == Relation("main", "joined")
+    assert joined.relation == Relation("main", "joined", database="warehouse")
     assert joined.config == NodeConfig()
     assert joined.columns == ("order_id", "customer_id")
     assert joined.compiled_path == "target/compiled/models/joined.sql"
@@ -78,10 +78,12 @@ def test_schema_and_alias_decide_the_relation(compile_files: CompileFiles) -> No
         }
     )
 
-    assert compiled.nodes["plain"].relation == Relation("analytics", "plain")
-    assert compiled.nodes["totals"].relation == Relation("marts", "customer_totals")
+    assert compiled.nodes["plain"].relation == Relation("analytics", "plain", database="warehouse")
+    assert compiled.nodes["totals"].relation == Relation(
+        "marts", "customer_totals", database="warehouse"
+    )
     assert compiled.nodes["reader"].sql == (
-        'select * from "marts"."customer_totals", "analytics"."plain"'
+        'select * from "warehouse"."marts"."customer_totals", "warehouse"."analytics"."plain"'
     )
 
 
@@ -235,20 +237,20 @@ def test_sql_syntax_error_is_reported_in_rendered_coordinates(compile_files: Com
 
     err = compiled.nodes["b"].error
     assert isinstance(err, CompileError)
-    # Column 17 of the rendered line, not 21 of the template line.
-    assert err.location == Location("target/compiled/models/b.sql", 2, 17)
+    # Column 29 of the rendered line, not 21 of the template line.
+    assert err.location == Location("target/compiled/models/b.sql", 2, 29)
     assert err.render() == (
-        "target/compiled/models/b.sql:2:17: SQL syntax error in model 'b': "
+        "target/compiled/models/b.sql:2:29: SQL syntax error in model 'b': "
         "Expected table name but got the end of the query\n"
         "1 | select id\n"
-        '2 | from "main"."a" join\n'
-        "  |                 ^^^^\n"
+        '2 | from "warehouse"."main"."a" join\n'
+        "  |                             ^^^^\n"
         "(rendered from models/b.sql)\n"
         "hint: fix the SQL in models/b.sql"
     )
     # The file the location names exists and holds what the excerpt shows.
     written = compiled.project.root / "target/compiled/models/b.sql"
-    assert written.read_text().splitlines()[1] == 'from "main"."a" join'
+    assert written.read_text().splitlines()[1] == 'from "warehouse"."main"."a" join'
 
 
 def test_table_read_without_ref_is_an_error_with_position(compile_files: CompileFiles) -> None:
@@ -266,7 +268,7 @@ def test_table_read_without_ref_is_an_error_with_position(compile_files: Compile
     assert err.render() == (
         "target/compiled/models/a.sql:3:6: model 'a' reads table 'orders', which is not "
         "declared with ref()\n"
-        '2 | from "main"."b" b\n'
+        '2 | from "warehouse"."main"."b" b\n'
         "3 | join orders o using (id)\n"
         "  |      ^^^^^^\n"
         "(rendered from models/a.sql)\n"
@@ -352,7 +354,7 @@ def test_one_broken_model_does_not_stop_the_others(compile_files: CompileFiles) 
     # A node downstream of a failed table compiles; running it is the runner's decision.
     assert compiled.nodes["after_bad"].error is None
     assert compiled.nodes["after_bad"].depends_on == ("bad_sql",)
-    assert compiled.nodes["after_good"].sql == 'select * from "main"."good"'
+    assert compiled.nodes["after_good"].sql == 'select * from "warehouse"."main"."good"'
     for name in compiled.errors:
         assert compiled.nodes[name].sql == ""
         assert compiled.nodes[name].fingerprint == ""
@@ -367,7 +369,7 @@ def test_a_failed_template_keeps_its_known_config(compile_files: CompileFiles) -
     )
 
     assert compiled.nodes["a"].config == NodeConfig(materialized="view", tags=("t",))
-    assert compiled.nodes["a"].relation == Relation("main", "a")
+    assert compiled.nodes["a"].relation == Relation("main", "a", database="warehouse")
 
 
 def test_model_inlining_a_failed_ephemeral_fails(compile_files: CompileFiles) -> None:
@@ -435,7 +437,7 @@ def test_compiled_sql_is_written_under_target(compile_files: CompileFiles) -> No
     root: Path = compiled.project.root
     assert (root / "target/compiled/models/a.sql").read_text() == "select 1 as x\n"
     assert (root / "target/compiled/models/staging/b.sql").read_text() == (
-        'select x from "main"."a"\n'
+        'select x from "warehouse"."main"."a"\n'
     )
     assert not (root / "target/compiled/models/bad.sql").exists()
 

@@ -17,7 +17,12 @@ def test_minimal_project_gets_every_default(tmp_path: Path) -> None:
     assert project.root == root
     assert project.name == "demo"
     assert project.target == Target(
-        name="dev", type="duckdb", path=root / "warehouse.duckdb", schema="main", threads=None
+        name="dev",
+        type="duckdb",
+        path=root / "warehouse.duckdb",
+        schema="main",
+        threads=None,
+        database="warehouse",
     )
     assert project.vars == {}
     assert project.models == ()
@@ -74,7 +79,9 @@ def test_target_and_paths_come_from_project_yml(tmp_path: Path) -> None:
     project = load_project(tmp_path)
 
     root = tmp_path.resolve()
-    assert project.target == Target("prod", "duckdb", root / "build/prod.duckdb", "analytics", 4)
+    assert project.target == Target(
+        "prod", "duckdb", root / "build/prod.duckdb", "analytics", 4, database="prod"
+    )
     assert [m.path for m in project.models] == ["sql/a.sql", "more_sql/b.sql"]
     assert [m.path for m in project.macros] == ["jinja/m.sql"]
     assert project.target_dir == root / "out"

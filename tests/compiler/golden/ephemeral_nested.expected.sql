@@ -1,6 +1,6 @@
 with __ephemeral_eph_orders as (
 
-select order_id, amount from "main"."orders"
+select order_id, amount from "warehouse"."main"."orders"
 ),
 __ephemeral_eph_big_orders as (
 

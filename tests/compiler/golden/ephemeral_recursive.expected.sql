@@ -1,6 +1,6 @@
 with recursive __ephemeral_eph_orders as (
 
-select order_id, amount from "main"."orders"
+select order_id, amount from "warehouse"."main"."orders"
 ), days(n) as (
     select 1 union all select n + 1 from days where n < 3
 )

@@ -1,3 +1,3 @@
 select order_id
-from "main"."orders"
+from "warehouse"."main"."orders"
 where amount >= 10

@@ -1,2 +1,2 @@
 select order_id, (amount * 100)::bigint as amount_cents
-from "main"."orders"
+from "warehouse"."main"."orders"

@@ -1,3 +1,3 @@
 select o.order_id, c.name
-from "main"."orders" o
-join "main"."customers" c using (customer_id)
+from "warehouse"."main"."orders" o
+join "warehouse"."main"."customers" c using (customer_id)

@@ -1,1 +1,1 @@
-select customer_id, total from "analytics"."totals"
+select customer_id, total from "warehouse"."analytics"."totals"

@@ -1,1 +1,1 @@
-select count(*) as n from "main"."this_relation"
+select count(*) as n from "warehouse"."main"."this_relation"

@@ -1,5 +1,5 @@
 select order_id
-from "main"."orders"
+from "warehouse"."main"."orders"
 where amount >= 10
   and order_id > 0
   and country <> 'XX'
