@@ -9,7 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from sqlml.errors import ConfigError, Location, did_you_mean
-from sqlml.project.types import Column, MacroFile, ModelSource, Project, Target
+from sqlml.project.properties import Properties, read_properties
+from sqlml.project.types import (
+    Column,
+    DataTest,
+    MacroFile,
+    ModelSource,
+    Project,
+    SeedSource,
+    Target,
+)
 from sqlml.project.yamlfile import key_location, read_text, read_yaml, validate
 
 PROJECT_FILE = "project.yml"
@@ -59,7 +68,7 @@ def load_project(
     digest.update(target_name.encode())
 
     models: dict[str, ModelSource] = {}
-    properties: dict[str, tuple[Any, str, int]] = {}
+    yml_paths: list[Path] = []
     for models_dir in spec.paths.models:
         base = root / models_dir
         if not base.is_dir():
@@ -80,18 +89,10 @@ def load_project(
                 sql=read_text(sql_path, rel),
                 config=_folder_config(folder_defaults, folders),
             )
-        for yml_path in sorted([*base.rglob("*.yml"), *base.rglob("*.yaml")]):
-            for name, entry in _read_properties(root, yml_path).items():
-                if name in properties:
-                    raise ConfigError(
-                        f"model '{name}' is described twice: in {properties[name][1]} and "
-                        f"{yml_path.relative_to(root).as_posix()}",
-                        location=Location(yml_path.relative_to(root).as_posix()),
-                        hint="keep one properties entry per model",
-                    )
-                properties[name] = entry
+        yml_paths += sorted([*base.rglob("*.yml"), *base.rglob("*.yaml")])
+    properties = read_properties(root, yml_paths)
 
-    for name, (entry, display, index) in properties.items():
+    for name, (entry, display, index) in properties.models.items():
         if name not in models:
             raise ConfigError(
                 f"properties for model '{name}', which has no SQL file",
@@ -99,6 +100,10 @@ def load_project(
                 hint=did_you_mean(name, models) or f"create a file named {name}.sql",
             )
         models[name] = _with_properties(models[name], entry, display)
+
+    seeds = _seeds(root, spec.paths.seeds, properties)
+    _check_names(models, seeds, properties)
+    singular = _singular_tests(root, spec.paths.data_tests)
 
     macros = []
     for macros_dir in spec.paths.macros:
@@ -127,6 +132,11 @@ def load_project(
         state_schema=spec.state_schema,
         environment_hash=digest.hexdigest(),
         warnings=tuple(warnings),
+        failures_schema=spec.failures_schema,
+        seeds=seeds,
+        sources=tuple(properties.sources.values()),
+        data_tests=(*properties.data_tests, *singular),
+        unit_tests=tuple(properties.unit_tests.values()),
     )
 
 
@@ -142,21 +152,66 @@ def _catalog_name(path: str) -> str:
     return f"{name}_db" if name in {"main", "system", "temp"} else name
 
 
-def _read_properties(root: Path, yml_path: Path) -> dict[str, tuple[Any, str, int]]:
-    from sqlml.project.schema import PropertiesFile
-
-    display = yml_path.relative_to(root).as_posix()
-    parsed = validate(PropertiesFile, read_yaml(yml_path, display), yml_path, display)
-    out: dict[str, tuple[Any, str, int]] = {}
-    for index, entry in enumerate(parsed.models):
-        if entry.name in out:
+def _seeds(root: Path, seed_dirs: list[str], properties: Properties) -> tuple[SeedSource, ...]:
+    """CSV files under the seed folders, with what properties files say about them."""
+    found: dict[str, SeedSource] = {}
+    for seed_dir in seed_dirs:
+        for csv_path in sorted((root / seed_dir).rglob("*.csv")):
+            rel = csv_path.relative_to(root).as_posix()
+            if csv_path.stem in found:
+                raise ConfigError(
+                    f"two seeds are named '{csv_path.stem}': {found[csv_path.stem].path} and {rel}",
+                    location=Location(rel),
+                    hint="seed names must be unique; rename one file",
+                )
+            found[csv_path.stem] = SeedSource(name=csv_path.stem, path=rel)
+    for name, (entry, display, index) in properties.seeds.items():
+        if name not in found:
             raise ConfigError(
-                f"model '{entry.name}' is described twice in this file",
-                location=key_location(yml_path, display, ["models", index, "name"]),
-                hint="merge the two entries",
+                f"properties for seed '{name}', which has no CSV file",
+                location=key_location(root / display, display, ["seeds", index, "name"]),
+                hint=did_you_mean(name, found) or f"add seeds/{name}.csv",
             )
-        out[entry.name] = (entry, display, index)
-    return out
+        config = entry.config
+        tags = [config.tags] if isinstance(config.tags, str) else config.tags or []
+        found[name] = SeedSource(
+            name=name,
+            path=found[name].path,
+            schema=config.schema_,
+            alias=config.alias,
+            tags=tuple(tags),
+            enabled=True if config.enabled is None else config.enabled,
+            column_types=dict(config.column_types),
+            delimiter=config.delimiter,
+            description=entry.description,
+            columns=tuple(Column(c.name, c.description, c.data_type) for c in entry.columns),
+            meta=config.meta or {},
+        )
+    return tuple(found[name] for name in sorted(found) if found[name].enabled)
+
+
+def _check_names(
+    models: Mapping[str, ModelSource], seeds: tuple[SeedSource, ...], properties: Properties
+) -> None:
+    """Models and seeds share one namespace (both are read with ref())."""
+    for seed in seeds:
+        if seed.name in models:
+            raise ConfigError(
+                f"a model and a seed are both named '{seed.name}': "
+                f"{models[seed.name].path} and {seed.path}",
+                location=Location(seed.path),
+                hint="ref() could not tell them apart; rename one",
+            )
+
+
+def _singular_tests(root: Path, test_dirs: list[str]) -> list[DataTest]:
+    """SQL files returning failing rows, one test each."""
+    tests = []
+    for test_dir in test_dirs:
+        for sql_path in sorted(p for p in (root / test_dir).rglob("*.sql") if p.is_file()):
+            rel = sql_path.relative_to(root).as_posix()
+            tests.append(DataTest("", None, rel, sql=read_text(sql_path, rel), name=sql_path.stem))
+    return tests
 
 
 def _with_properties(model: ModelSource, entry: Any, display: str) -> ModelSource:

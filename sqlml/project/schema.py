@@ -17,6 +17,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ContractFile(_Strict):
+    enforced: bool = False
+
+
 class NodeConfigFile(_Strict):
     """Config a model may set in YAML, in `project.yml` (as `+key`) or with `{{ config() }}`."""
 
@@ -27,6 +31,51 @@ class NodeConfigFile(_Strict):
     enabled: bool | None = None
     description: str | None = None
     meta: dict[str, Any] | None = None
+    contract: ContractFile | None = None
+
+
+# A data test as written in YAML: `not_null`, or `{accepted_values: {values: [...], config: ...}}`.
+DataTestEntry = str | dict[str, dict[str, Any] | None]
+
+
+class SeedConfigFile(_Strict):
+    schema_: str | None = Field(default=None, alias="schema")
+    alias: str | None = None
+    tags: list[str] | str | None = None
+    enabled: bool | None = None
+    column_types: dict[str, str] = {}
+    delimiter: str | None = None
+    meta: dict[str, Any] | None = None
+
+
+class Period(_Strict):
+    count: int = Field(ge=1)
+    period: Literal["minute", "hour", "day"]
+
+
+class FreshnessFile(_Strict):
+    warn_after: Period | None = None
+    error_after: Period | None = None
+
+
+class DuckDBSourceFile(_Strict):
+    path: str
+    table: str | None = None
+    query: str | None = None
+
+
+class DatabaseSourceFile(_Strict):
+    """A SQLite file (``path``) or a PostgreSQL server (``uri``), read through ADBC."""
+
+    path: str | None = None
+    uri: str | None = None
+    table: str | None = None
+    query: str | None = None
+
+
+class PythonSourceFile(_Strict):
+    function: str  # "package.module:function"
+    args: dict[str, Any] = {}
 
 
 class TargetFile(_Strict):
@@ -39,6 +88,8 @@ class TargetFile(_Strict):
 class PathsFile(_Strict):
     models: list[str] = ["models"]
     macros: list[str] = ["macros"]
+    seeds: list[str] = ["seeds"]
+    data_tests: list[str] = ["data_tests"]
     target: str = "target"
 
 
@@ -49,6 +100,7 @@ class ProjectFile(_Strict):
     vars: dict[str, Any] = {}
     paths: PathsFile = PathsFile()
     state_schema: str = "_sqlml"
+    failures_schema: str = "_sqlml_failures"  # where data tests store their failing rows
     # Per-folder defaults: "+key" entries are config, other keys are sub-folders.
     models: dict[str, Any] = {}
 
@@ -57,6 +109,7 @@ class ColumnFile(_Strict):
     name: str
     description: str | None = None
     data_type: str | None = None
+    data_tests: list[DataTestEntry] = []
 
 
 class ModelPropertiesFile(_Strict):
@@ -64,11 +117,82 @@ class ModelPropertiesFile(_Strict):
     description: str | None = None
     config: NodeConfigFile = NodeConfigFile()
     columns: list[ColumnFile] = []
+    data_tests: list[DataTestEntry] = []
+
+
+class SeedPropertiesFile(_Strict):
+    name: str
+    description: str | None = None
+    config: SeedConfigFile = SeedConfigFile()
+    columns: list[ColumnFile] = []
+    data_tests: list[DataTestEntry] = []
+
+
+class SourceTableFile(_Strict):
+    """One landed table. At most one of file/duckdb/sqlite/postgres/python says where from;
+    with none, the table is expected to exist in the warehouse already."""
+
+    name: str
+    description: str | None = None
+    identifier: str | None = None  # the landed table's name (default: name)
+    file: str | None = None  # a path or glob, relative to the project
+    format: Literal["csv", "parquet", "json", "ndjson"] | None = None
+    options: dict[str, Any] = {}
+    hive_partitioning: bool | None = None
+    duckdb: DuckDBSourceFile | None = None
+    sqlite: DatabaseSourceFile | None = None
+    postgres: DatabaseSourceFile | None = None
+    python: PythonSourceFile | None = None
+    columns: list[ColumnFile] = []
+    data_tests: list[DataTestEntry] = []
+    loaded_at: str | None = None
+    freshness: FreshnessFile | None = None
+    tags: list[str] = []
+
+
+class SourceFile(_Strict):
+    name: str
+    description: str | None = None
+    schema_: str | None = Field(default=None, alias="schema")  # default: the source's name
+    loaded_at: str | None = None
+    freshness: FreshnessFile | None = None
+    tags: list[str] = []
+    tables: list[SourceTableFile] = []
+
+
+class UnitTestInputFile(_Strict):
+    input: str  # "ref('name')" or "source('src', 'table')"
+    rows: list[dict[str, Any]] = []
+
+
+class UnitTestExpectFile(_Strict):
+    rows: list[dict[str, Any]] = []
+
+
+class UnitTestFile(_Strict):
+    name: str
+    model: str
+    description: str | None = None
+    given: list[UnitTestInputFile] = []
+    expect: UnitTestExpectFile
+    vars: dict[str, Any] = {}
 
 
 class PropertiesFile(_Strict):
     version: int | None = None
     models: list[ModelPropertiesFile] = []
+    seeds: list[SeedPropertiesFile] = []
+    sources: list[SourceFile] = []
+    unit_tests: list[UnitTestFile] = []
 
 
-CONFIG_KEYS = ("materialized", "schema", "alias", "tags", "enabled", "description", "meta")
+CONFIG_KEYS = (
+    "materialized",
+    "schema",
+    "alias",
+    "tags",
+    "enabled",
+    "description",
+    "meta",
+    "contract",
+)

@@ -18,6 +18,7 @@ class NodeConfig:
     tags: tuple[str, ...] = ()
     enabled: bool = True
     meta: Mapping[str, Any] = field(default_factory=dict)
+    contract: bool = False  # enforce the declared columns and types on every build
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,90 @@ class Column:
     name: str
     description: str | None = None
     data_type: str | None = None
+
+
+@dataclass(frozen=True)
+class DataTest:
+    """A data test as declared: a YAML entry on a node or one of its columns, or a SQL file.
+
+    ``entry`` is the YAML entry as written (``"not_null"`` or ``{"accepted_values": {...}}``),
+    validated by the compiler; ``key_path`` locates it in ``path`` for error messages.
+    Singular tests (SQL files returning failing rows) have ``entry`` None and ``sql`` set.
+    """
+
+    attached_to: str  # the tested node; "" for singular tests (their SQL says what they read)
+    column: str | None
+    path: str
+    entry: Any = None
+    key_path: tuple[str | int, ...] = ()
+    sql: str | None = None
+    name: str | None = None  # singular tests: the file's stem
+
+
+@dataclass(frozen=True)
+class SeedSource:
+    """A CSV file loaded as a table."""
+
+    name: str
+    path: str
+    schema: str | None = None
+    alias: str | None = None
+    tags: tuple[str, ...] = ()
+    enabled: bool = True
+    column_types: Mapping[str, str] = field(default_factory=dict)
+    delimiter: str | None = None
+    description: str | None = None
+    columns: tuple[Column, ...] = ()
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How old the newest `loaded_at` value may be, in seconds, before a warning or an error."""
+
+    warn_after_s: float | None = None
+    error_after_s: float | None = None
+
+
+@dataclass(frozen=True)
+class SourceTable:
+    """A table landed from outside (a file, a database, a Python function) or already there.
+
+    ``loader`` is "file", "duckdb", "sqlite", "postgres", "python" or None (the table exists
+    in the warehouse already); ``settings`` holds the loader's keys from YAML.
+    """
+
+    source: str
+    name: str
+    schema: str
+    identifier: str
+    loader: str | None
+    settings: Mapping[str, Any]
+    path: str  # the properties file declaring it
+    line: int = 0
+    columns: tuple[Column, ...] = ()
+    loaded_at: str | None = None
+    freshness: Freshness | None = None
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+
+    @property
+    def node_name(self) -> str:
+        return f"{self.source}.{self.name}"
+
+
+@dataclass(frozen=True)
+class UnitTest:
+    """Given rows for a model's inputs, the rows the model must return."""
+
+    name: str
+    model: str
+    given: tuple[tuple[str, tuple[Mapping[str, Any], ...]], ...]  # (input, rows)
+    expect: tuple[Mapping[str, Any], ...]
+    vars: Mapping[str, Any]
+    path: str
+    line: int = 0
+    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,8 +159,13 @@ class Project:
     macros: tuple[MacroFile, ...]
     target_dir: Path
     state_schema: str
+    failures_schema: str
     # Hash of everything besides a model's own file that can change how it renders:
     # project.yml, properties files, macros, target and vars. Keys the render cache.
     environment_hash: str
     # Problems worth telling the user that do not stop anything (e.g. config for no folder).
     warnings: tuple[str, ...] = ()
+    seeds: tuple[SeedSource, ...] = ()
+    sources: tuple[SourceTable, ...] = ()
+    data_tests: tuple[DataTest, ...] = ()
+    unit_tests: tuple[UnitTest, ...] = ()

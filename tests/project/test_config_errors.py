@@ -57,12 +57,13 @@ def test_unknown_key_without_a_close_match_lists_the_allowed_keys(tmp_path: Path
         {
             "project.yml": MINIMAL_PROJECT,
             "models/a.sql": "select 1",
-            "models/s.yml": "sources: []\n",
+            "models/s.yml": "metrics: []\n",
         },
     )
 
     assert err.render() == (
-        "models/s.yml:1:1: unknown key 'sources'\nhint: allowed keys here: models, version"
+        "models/s.yml:1:1: unknown key 'metrics'\n"
+        "hint: allowed keys here: models, seeds, sources, unit_tests, version"
     )
 
 
@@ -134,7 +135,7 @@ def test_unknown_key_in_properties_file(tmp_path: Path) -> None:
         (
             "    columns:\n      - name: x\n        data_typ: int\n",
             "models/schema.yml:5:9: unknown key 'models.0.columns.0.data_typ'\n"
-            "hint: did you mean 'data_type'?",
+            "hint: did you mean 'data_type' or 'data_tests'?",
         ),
         (
             "    config:\n      enabled: maybe\n",
@@ -309,6 +310,6 @@ def test_model_described_in_two_files(tmp_path: Path) -> None:
     )
 
     assert err.render() == (
-        "models/b.yml: model 'a' is described twice: in models/a.yml and models/b.yml\n"
+        "models/b.yml:2:5: model 'a' is described twice: in models/a.yml and models/b.yml\n"
         "hint: keep one properties entry per model"
     )
