@@ -1,17 +1,20 @@
 """Generate the raw data of the `shop` example project.
 
-The data is built inside DuckDB from ``range()`` and hash-based pseudo-random numbers
-(``hash(seed, tag, id)``), so the same ``--seed`` and ``--rows`` give byte-identical files,
-and a million orders take seconds rather than minutes.
+The data is built inside DuckDB from ``range()`` and hash-based pseudo-random numbers (see
+``register_macros``), so the same ``--seed`` and ``--rows`` give byte-identical files with the
+same DuckDB version, and a million orders (ten million events) take well under a minute.
 
 Files written under ``--out`` (default ``data/raw``)::
 
     customers.csv            one row per customer (later versions appended on change)
-    products.csv             about 200 products
+    products.csv             200 products
     orders.csv               an append-only export: a changed order appears again, later updated_at
     order_items.csv          order lines
     support_tickets.csv      a ticket appears again when it is closed
-    events/date=YYYY-MM-DD/events.ndjson.gz   click-stream, one gzipped NDJSON file per day
+    events/date=YYYY-MM-DD/events.ndjson.gz   click-stream, one NDJSON file per day
+
+Event files are gzipped (zstd above 100,000 orders, where gzip would take most of the run;
+see ``--events-compression``): DuckDB's ``read_json`` reads all of them the same.
 
 The raw files are deliberately a little dirty (mixed-case and padded e-mails and statuses,
 prices as text, a few NULLs, duplicate events, stale duplicate orders): the staging models
@@ -32,10 +35,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import shutil
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -43,9 +48,11 @@ import duckdb
 N_PRODUCTS = 200
 HISTORY_START = "2024-01-01"  # customers who signed up before the order window
 PRE_WINDOW_SHARE = 0.6  # share of customers who signed up before the order window
-BROWSE_SESSIONS_PER_ORDER = 1.6  # sessions that end without a purchase, per order
+BROWSE_SESSIONS_PER_ORDER = 1.4  # sessions that end without a purchase, per order
+GZIP_MAX_ROWS = 100_000  # above this, --events-compression auto writes zstd: much faster
 TS_FMT = "%Y-%m-%dT%H:%M:%S"
 
+# fmt: off
 FIRST_NAMES = [
     "Anna", "Ben", "Clara", "David", "Emma", "Felix", "Greta", "Hugo", "Ines", "Jonas",
     "Karla", "Lukas", "Maria", "Noah", "Olivia", "Paul", "Quentin", "Rosa", "Sofia", "Tom",
@@ -80,19 +87,16 @@ ADJECTIVES = [
     "Everyday", "Premium", "Mini", "Max", "Soft",
 ]
 # (code, discount rate); FREESHIP waives shipping instead
-COUPONS = [("WELCOME10", 0.10), ("SUMMER15", 0.15), ("VIP20", 0.20), ("FREESHIP", 0.0),
-           ("NEWSLETTER5", 0.05)]
+COUPONS = [
+    ("WELCOME10", 0.10), ("SUMMER15", 0.15), ("VIP20", 0.20), ("FREESHIP", 0.0),
+    ("NEWSLETTER5", 0.05),
+]
 SEARCH_TERMS = [
     "running shoes", "wireless headphones", "yoga mat", "gift", "sale", "hoodie", "lamp",
     "board game", "perfume", "backpack", "jacket", "smartwatch", "cookbook", "sneakers",
 ]
 REFERRERS = ["direct", "google", "instagram", "newsletter", "tiktok", "bing"]
-ORDER_COLUMNS = ["order_id", "customer_id", "ordered_at", "status", "channel", "coupon_code",
-                 "shipping_cost", "updated_at"]
-CUSTOMER_COLUMNS = ["customer_id", "email", "first_name", "last_name", "country", "signup_at",
-                    "marketing_opt_in", "updated_at"]
-TICKET_COLUMNS = ["ticket_id", "customer_id", "order_id", "opened_at", "closed_at", "channel",
-                  "category", "priority", "satisfaction_score"]
+# fmt: on
 
 
 # --------------------------------------------------------------------------- helpers
@@ -112,16 +116,23 @@ def pick(values: list[str], u: str) -> str:
 
 
 def register_macros(con: duckdb.DuckDBPyConnection, seed: int) -> None:
-    # Uniform [0, 1) from the seed, a tag and one or two integer keys.
-    con.execute(f"create or replace temp macro rnd(tag, i) as "
-                f"hash({seed}, tag, i) / 18446744073709551616.0")
-    con.execute(f"create or replace temp macro rnd2(tag, i, j) as "
-                f"hash({seed}, tag, i, j) / 18446744073709551616.0")
-    con.execute("create or replace temp macro secs(x) as to_seconds(floor(x)::bigint)")
-    con.execute(f"create or replace temp macro fmt_ts(t) as strftime(t, '{TS_FMT}')")
+    # Uniform [0, 1) from the seed, a tag and one or two integer keys. DuckDB's hash() of
+    # several arguments XORs their hashes, so hash(seed, 'a', i) and hash(seed, 'b', i) are
+    # strongly correlated; re-hashing hash(i) XOR a per-tag salt gives independent streams.
+    con.execute(
+        f"create or replace macro rnd(tag, i) as "
+        f"hash(xor(hash(i), hash({seed}, tag))) / 18446744073709551616.0"
+    )
+    con.execute(
+        f"create or replace macro rnd2(tag, i, j) as "
+        f"hash(xor(hash(xor(hash(i), hash({seed}, tag))), hash(j))) "
+        f"/ 18446744073709551616.0"
+    )
+    con.execute("create or replace macro secs(x) as to_seconds(floor(x)::bigint)")
+    con.execute(f"create or replace macro fmt_ts(t) as strftime(t, '{TS_FMT}')")
     # A status string as a sloppy upstream system writes it.
     con.execute("""
-        create or replace temp macro dirty_case(s, u) as
+        create or replace macro dirty_case(s, u) as
             case
                 when u < 0.70 then s
                 when u < 0.85 then upper(s[1]) || s[2:]
@@ -169,7 +180,7 @@ def build_products(con: duckdb.DuckDBPyConnection, as_of: dt.datetime) -> None:
     nouns = "[" + ", ".join(sql_list(CATEGORIES[c][2]) for c in names) + "]"
     history_span = (as_of - dt.datetime.fromisoformat(HISTORY_START)).total_seconds()
     con.execute(f"""
-        create or replace temp table products as
+        create or replace table products as
         with base as (
             select
                 i as product_id,
@@ -202,8 +213,16 @@ def build_products(con: duckdb.DuckDBPyConnection, as_of: dt.datetime) -> None:
     """)
 
 
-def build_customers(con: duckdb.DuckDBPyConnection, *, first_id: int, n_pre: int, n_new: int,
-                    win_start: dt.datetime, win_end: dt.datetime, as_of: dt.datetime) -> None:
+def build_customers(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    first_id: int,
+    n_pre: int,
+    n_new: int,
+    win_start: dt.datetime,
+    win_end: dt.datetime,
+    as_of: dt.datetime,
+) -> None:
     """Customers `first_id` .. : `n_pre` signed up before the window, `n_new` during it.
 
     Signup times grow with the customer id, so "customers signed up before t" is an id range.
@@ -212,11 +231,16 @@ def build_customers(con: duckdb.DuckDBPyConnection, *, first_id: int, n_pre: int
     pre_span = (win_start - hist).total_seconds()
     win_span = (win_end - win_start).total_seconds()
     last_pre = first_id + n_pre - 1
-    country = "case " + " ".join(
-        f"when rnd('c_country', customer_id) < {share} then '{code}'"
-        for code, share in COUNTRIES) + " end"
+    country = (
+        "case "
+        + " ".join(
+            f"when rnd('c_country', customer_id) < {share} then '{code}'"
+            for code, share in COUNTRIES
+        )
+        + " end"
+    )
     con.execute(f"""
-        create or replace temp table customers as
+        create or replace table customers as
         with base as (
             select
                 i as customer_id,
@@ -267,29 +291,58 @@ def build_customers(con: duckdb.DuckDBPyConnection, *, first_id: int, n_pre: int
     """)
 
 
-def build_orders(con: duckdb.DuckDBPyConnection, *, first_id: int, n: int, win_start: dt.datetime,
-                 win_end: dt.datetime, customers_before: int, new_customers: int,
-                 trend: float) -> None:
+def build_orders(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    first_id: int,
+    n: int,
+    win_start: dt.datetime,
+    win_end: dt.datetime,
+    customers_before: int,
+    new_customers: int,
+    signed_up_before_sql: str,
+    trend: float,
+) -> None:
     """Orders `first_id` .. in the window; each picks a customer who had signed up by then.
 
     `customers_before` customers (ids 1..) signed up before the window, `new_customers` during
-    it, evenly spread as build_customers does. `trend` < 1 puts more orders late in the window.
+    it, evenly spread as build_customers does. `signed_up_before_sql(s)` is SQL for how many
+    customers had signed up `s` seconds after the window start (s may be negative). Half of
+    the orders come from customers who signed up in the 30 days before, most of the rest from
+    a loyal core, so many customers order a few times and then lapse.
+    `trend` < 1 puts more orders late in the window.
     """
     win_span = int((win_end - win_start).total_seconds())
     coupons = sql_list([c for c, _ in COUPONS])
     con.execute(f"""
-        create or replace temp table orders as
+        create or replace table orders as
         with base as (
             select
                 i as order_id,
                 floor({win_span} * pow(rnd('o_time', i), {trend}))::bigint as t_off
             from range({first_id}, {first_id + n}) t(i)
+        ),
+        eligible as (
+            select
+                *,
+                {customers_before} + floor(t_off * {new_customers} / {win_span})::bigint
+                    as signed_up,
+                least({signed_up_before_sql.format(s="t_off - 30 * 86400")},
+                      {customers_before} + floor(t_off * {new_customers} / {win_span})::bigint
+                      - 1) as signed_up_month_before
+            from base
         )
         select
             order_id,
-            1 + floor(pow(rnd('o_cust', order_id), 1.3)
-                * ({customers_before} + floor(t_off * {new_customers} / {win_span})))::bigint
-                as customer_id,
+            case
+                when rnd('o_who', order_id) < 0.5  -- a customer who signed up recently
+                then signed_up_month_before + 1 + floor(rnd('o_cust', order_id)
+                    * (signed_up - signed_up_month_before))::bigint
+                when rnd('o_who', order_id) < 0.85  -- the loyal core: every 4th customer
+                then 4 * (1 + floor(pow(rnd('o_cust', order_id), 1.3)
+                                    * greatest(signed_up // 4 - 1, 0)))::bigint
+                else 1 + floor(rnd('o_cust', order_id) * signed_up)::bigint  -- anyone
+            end as customer_id,
             {ts(win_start)} + to_seconds(t_off) as ordered_at,
             case
                 when rnd('o_channel', order_id) < 0.55 then 'web'
@@ -301,14 +354,14 @@ def build_orders(con: duckdb.DuckDBPyConnection, *, first_id: int, n: int, win_s
                 then {coupons}[1 + floor(rnd('o_coupon_code', order_id) * {len(COUPONS)})::int]
             end as coupon_code,
             1 + floor(rnd('o_items', order_id) * 4)::int as n_items
-        from base
+        from eligible
     """)
 
 
 def build_order_items(con: duckdb.DuckDBPyConnection, *, first_id: int) -> None:
     rates = "map {" + ", ".join(f"'{c}': {r}" for c, r in COUPONS) + "}"
     con.execute(f"""
-        create or replace temp table order_items as
+        create or replace table order_items as
         with lines as (
             select
                 o.order_id,
@@ -334,7 +387,7 @@ def build_order_items(con: duckdb.DuckDBPyConnection, *, first_id: int) -> None:
         order by l.order_id, l.line_no
     """)
     con.execute("""
-        create or replace temp table order_totals as
+        create or replace table order_totals as
         select
             o.order_id,
             sum(i.unit_price * i.quantity - i.discount) as subtotal,
@@ -379,8 +432,10 @@ def order_state_sql(source: str, as_of: str) -> str:
         life3 as (
             select
                 *,
-                case when rnd('o_return', order_id) < 0.06
-                     then delivered_at + secs(3 * 86400 + rnd('o_return_lag', order_id) * 14 * 86400)
+                case
+                    when rnd('o_return', order_id) < 0.06
+                    then delivered_at
+                        + secs(3 * 86400 + rnd('o_return_lag', order_id) * 14 * 86400)
                 end as returned_at
             from life2
         )
@@ -418,16 +473,26 @@ def orders_csv_sql(source: str) -> str:
     """
 
 
-def build_tickets(con: duckdb.DuckDBPyConnection, *, first_id: int, n: int, order_pool: str,
-                  win_start: dt.datetime, win_end: dt.datetime, customers_before: int,
-                  new_customers: int) -> None:
+def build_tickets(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    first_id: int,
+    n: int,
+    order_pool: str,
+    win_start: dt.datetime,
+    win_end: dt.datetime,
+    customers_before: int,
+    new_customers: int,
+) -> None:
     """Tickets `first_id` ..: 70% about an order of `order_pool`, the rest about the account."""
     win_span = int((win_end - win_start).total_seconds())
-    con.execute(f"create or replace temp table ticket_pool as "
-                f"select row_number() over (order by order_id) as k, * from ({order_pool})")
+    con.execute(
+        f"create or replace table ticket_pool as "
+        f"select row_number() over (order by order_id) as k, * from ({order_pool})"
+    )
     pool_size = con.execute("select count(*) from ticket_pool").fetchone()[0]
     con.execute(f"""
-        create or replace temp table tickets as
+        create or replace table tickets as
         with base as (
             select
                 i as ticket_id,
@@ -463,13 +528,14 @@ def build_tickets(con: duckdb.DuckDBPyConnection, *, first_id: int, n: int, orde
             opened_at,
             {pick(["email", "chat", "phone"], "rnd('t_channel', ticket_id)")} as channel,
             dirty_case(case
-                when linked then {pick(["delivery", "delivery", "return", "product", "payment"],
-                                       "rnd('t_cat', ticket_id)")}
-                else {pick(["account", "account", "product", "payment"],
-                           "rnd('t_cat', ticket_id)")}
+                when linked then {
+        pick(["delivery", "delivery", "return", "product", "payment"], "rnd('t_cat', ticket_id)")
+    }
+                else {pick(["account", "account", "product", "payment"], "rnd('t_cat', ticket_id)")}
             end, rnd('t_cat_case', ticket_id)) as category,
-            dirty_case({pick(["low", "medium", "medium", "high", "urgent"],
-                             "rnd('t_prio', ticket_id)")},
+            dirty_case({
+        pick(["low", "medium", "medium", "high", "urgent"], "rnd('t_prio', ticket_id)")
+    },
                        rnd('t_prio_case', ticket_id)) as priority
         from opened
     """)
@@ -501,14 +567,23 @@ def ticket_state_sql(source: str, as_of: str) -> str:
     """
 
 
-def build_events(con: duckdb.DuckDBPyConnection, *, n_browse: int, browse_key_base: int,
-                 win_start: dt.datetime, win_end: dt.datetime, customers_before: int,
-                 new_customers: int, trend: float, first_event_id: int) -> None:
+def build_events(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    n_browse: int,
+    browse_key_base: int,
+    win_start: dt.datetime,
+    win_end: dt.datetime,
+    customers_before: int,
+    new_customers: int,
+    trend: float,
+    first_event_id: int,
+) -> None:
     """Click-stream for the orders in `orders` (one purchase session each, store orders
     excepted) plus `n_browse` sessions that end without a purchase."""
     win_span = int((win_end - win_start).total_seconds())
     con.execute(f"""
-        create or replace temp table sessions as
+        create or replace table sessions as
         with purchase as (
             select
                 md5('o:' || o.order_id::varchar)[1:16] as session_id,
@@ -574,16 +649,28 @@ def build_events(con: duckdb.DuckDBPyConnection, *, n_browse: int, browse_key_ba
                 platform, n_search, n_views, n_cart, n_checkout, n_purchase,
                 late_login, long_pause, gap
             from browse
+        ),
+        abandoned as (
+            -- browse sessions that reached the cart may check out and abandon it
+            select * replace (
+                case when order_id is null and n_cart = 1 and rnd('b_checkout', key) < 0.35
+                     then 1 else n_checkout end as n_checkout)
+            from unioned
+        ),
+        sized as (
+            select *, 1 + n_search + n_views + n_cart + n_checkout + n_purchase as n_events
+            from abandoned
         )
         select
             *,
-            -- browse sessions that reached the cart may check out and abandon it
-            case when order_id is null and n_cart = 1 and rnd('b_checkout', key) < 0.35
-                 then 1 else n_checkout end as n_checkout_final
-        from unioned
+            -- event ids count up in order of session start
+            {first_event_id} - n_events + sum(n_events) over (
+                order by started_at, session_id rows unbounded preceding) as first_event_id
+        from sized
+        order by started_at, session_id
     """)
     con.execute(f"""
-        create or replace temp table events as
+        create or replace table events as
         with steps as (
             select
                 s.*,
@@ -591,10 +678,8 @@ def build_events(con: duckdb.DuckDBPyConnection, *, n_browse: int, browse_key_ba
                 1 + s.n_search as b_search,
                 1 + s.n_search + s.n_views as b_views,
                 1 + s.n_search + s.n_views + s.n_cart as b_cart,
-                1 + s.n_search + s.n_views + s.n_cart + s.n_checkout_final as b_checkout
-            from sessions s,
-                 range(1 + s.n_search + s.n_views + s.n_cart + s.n_checkout_final
-                       + s.n_purchase) r(k)
+                1 + s.n_search + s.n_views + s.n_cart + s.n_checkout as b_checkout
+            from sessions s, range(s.n_events) r(k)
         ),
         typed as (
             select
@@ -608,12 +693,12 @@ def build_events(con: duckdb.DuckDBPyConnection, *, n_browse: int, browse_key_ba
                     else 'purchase'
                 end as event_type,
                 case when k < b_views then k - b_search else n_views - 1 end as view_idx,
-                started_at
-                    + to_seconds(k * gap + case when long_pause and k >= 2 then 3600 else 0 end)
-                    + case when order_id is not null and k = b_checkout then interval 0 second
-                           else to_milliseconds(floor(rnd2('e_jitter', key, k) * gap * 500)
-                                                ::bigint) end
-                    as occurred_at
+                -- purchases happen exactly at ordered_at; other steps jitter by < gap / 2
+                started_at + secs(
+                    k * gap
+                    + case when long_pause and k >= 2 then 3600 else 0 end
+                    + case when order_id is not null and k = b_checkout then 0
+                           else rnd2('e_jitter', key, k) * gap / 2 end) as occurred_at
             from steps
         ),
         with_product as (
@@ -633,8 +718,7 @@ def build_events(con: duckdb.DuckDBPyConnection, *, n_browse: int, browse_key_ba
                                      else t.view_idx % greatest(t.n_items, 1) end
         )
         select
-            {first_event_id - 1}
-                + row_number() over (order by w.occurred_at, w.session_id, w.k) as event_id,
+            w.first_event_id + w.k as event_id,
             case when w.late_login and w.event_type not in ('checkout', 'purchase') then null
                  else w.customer_id end as customer_id,
             w.session_id,
@@ -642,15 +726,19 @@ def build_events(con: duckdb.DuckDBPyConnection, *, n_browse: int, browse_key_ba
             w.platform,
             w.product_id,
             w.occurred_at,
+            w.occurred_at::date as day,
             case w.event_type
                 when 'page_view' then json_object(
-                    'page', {pick(["/", "/", "/sale", "/new", "/category"],
-                                  "rnd2('e_page', w.key, w.k)")},
+                    'page', {
+        pick(["/", "/", "/sale", "/new", "/category"], "rnd2('e_page', w.key, w.k)")
+    },
                     'referrer', {pick(REFERRERS, "rnd('e_ref', w.key)")},
-                    'device', json_object(
-                        'os', w.platform,
-                        'app_version', case when w.platform <> 'web'
-                            then '5.' || (floor(rnd('e_app', w.key) * 4) + 1)::int::varchar end))
+                    'device', case
+                        when w.platform = 'web' then json_object('os', 'web')
+                        else json_object(
+                            'os', w.platform,
+                            'app_version', '5.' || (1 + floor(rnd('e_app', w.key) * 4))::int)
+                    end)
                 when 'search' then json_object(
                     'query', {pick(SEARCH_TERMS, "rnd('e_query', w.key)")},
                     'results', floor(rnd('e_results', w.key) * 60)::int)
@@ -673,42 +761,51 @@ def build_events(con: duckdb.DuckDBPyConnection, *, n_browse: int, browse_key_ba
 
 
 def write_events(con: duckdb.DuckDBPyConnection, out: Path, compression: str) -> int:
-    """One file per day; about 1.5% of the events are delivered twice."""
-    con.execute("""
-        create or replace temp table events_out as
-        select
-            event_id, customer_id, session_id, event_type, platform, product_id,
-            strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%gZ') as occurred_at,
-            properties,
-            occurred_at::date as day
-        from (
-            select * from events
-            union all
-            select * from events where rnd('e_dup', event_id) < 0.015
-        )
-        order by day, event_id
-    """)
-    days = [r[0] for r in con.execute("select distinct day from events_out order by day").fetchall()]
-    suffix = ".ndjson.gz" if compression == "gzip" else ".ndjson"
-    options = "format json" + (", compression gzip" if compression == "gzip" else "")
-    for day in days:
+    """One file per day; about 1.5% of the events are delivered twice.
+
+    DuckDB writes one JSON file on about one core, so the days are written in parallel,
+    one connection per worker (each file on its own, so the output stays deterministic).
+    """
+    days = [r[0] for r in con.execute("select distinct day from events order by day").fetchall()]
+    suffix = {"gzip": ".ndjson.gz", "zstd": ".ndjson.zst", "none": ".ndjson"}[compression]
+    options = "format json" + (f", compression {compression}" if compression != "none" else "")
+
+    def write_day(cursor: duckdb.DuckDBPyConnection, day: dt.date) -> None:
         folder = out / "events" / f"date={day:%Y-%m-%d}"
         folder.mkdir(parents=True, exist_ok=True)
-        con.execute(f"""
+        cursor.execute(f"""
             copy (
-                select * exclude (day) from events_out
-                where day = date '{day:%Y-%m-%d}'
-                order by event_id
+                with today as (
+                    select * exclude (day) from events where day = date '{day:%Y-%m-%d}'
+                )
+                select * replace (strftime(occurred_at, '%Y-%m-%dT%H:%M:%SZ') as occurred_at)
+                from (
+                    select * from today
+                    union all
+                    select * from today where rnd('e_dup', event_id) < 0.015
+                )
+                order by occurred_at, event_id
             ) to '{folder / ("events" + suffix)}' ({options})
         """)
-    return con.execute("select count(*) from events_out").fetchone()[0]
+
+    workers = max(1, min(os.cpu_count() or 1, 8, len(days)))
+    cursors = [con.cursor() for _ in range(workers)]
+    with ThreadPoolExecutor(workers) as pool:
+        batches = [days[i::workers] for i in range(workers)]
+        list(pool.map(lambda c, b: [write_day(c, d) for d in b], cursors, batches))
+    for cursor in cursors:
+        cursor.close()
+    return con.execute(
+        "select count(*) + count(*) filter (rnd('e_dup', event_id) < 0.015) from events"
+    ).fetchone()[0]
 
 
 # --------------------------------------------------------------------------- modes
 
 
-def generate(out: Path, rows: int, seed: int, end_date: dt.date, days: int,
-             compression: str) -> dict[str, int]:
+def generate(
+    out: Path, rows: int, seed: int, end_date: dt.date, days: int, compression: str
+) -> dict[str, int]:
     win_end = dt.datetime.combine(end_date + dt.timedelta(days=1), dt.time())
     win_start = win_end - dt.timedelta(days=days)
     n_customers = max(rows // 5, 10)
@@ -721,51 +818,104 @@ def generate(out: Path, rows: int, seed: int, end_date: dt.date, days: int,
         shutil.rmtree(out / "events")
 
     build_products(con, win_end)
-    build_customers(con, first_id=1, n_pre=n_pre, n_new=n_new, win_start=win_start,
-                    win_end=win_end, as_of=win_end)
-    build_orders(con, first_id=1, n=rows, win_start=win_start, win_end=win_end,
-                 customers_before=n_pre, new_customers=n_new, trend=0.85)
+    build_customers(
+        con,
+        first_id=1,
+        n_pre=n_pre,
+        n_new=n_new,
+        win_start=win_start,
+        win_end=win_end,
+        as_of=win_end,
+    )
+    pre_span = int((win_start - dt.datetime.fromisoformat(HISTORY_START)).total_seconds())
+    win_span = int((win_end - win_start).total_seconds())
+    signed_up_before = (  # inverse of the signup times build_customers gives
+        f"case when {{s}} >= 0 then {n_pre} + floor(({{s}}) * {n_new} / {win_span})::bigint "
+        f"else greatest(0, floor(({pre_span} + ({{s}})) * {n_pre} / {pre_span})::bigint) end"
+    )
+    build_orders(
+        con,
+        first_id=1,
+        n=rows,
+        win_start=win_start,
+        win_end=win_end,
+        customers_before=n_pre,
+        new_customers=n_new,
+        signed_up_before_sql=signed_up_before,
+        trend=0.85,
+    )
     build_order_items(con, first_id=1)
-    build_tickets(con, first_id=1, n=max(rows // 20, 1),
-                  order_pool="select order_id, customer_id, ordered_at from orders",
-                  win_start=win_start, win_end=win_end, customers_before=n_pre,
-                  new_customers=n_new)
-    build_events(con, n_browse=round(rows * BROWSE_SESSIONS_PER_ORDER), browse_key_base=0,
-                 win_start=win_start, win_end=win_end, customers_before=n_pre,
-                 new_customers=n_new, trend=0.85, first_event_id=1)
+    build_tickets(
+        con,
+        first_id=1,
+        n=max(rows // 20, 1),
+        order_pool="select order_id, customer_id, ordered_at from orders",
+        win_start=win_start,
+        win_end=win_end,
+        customers_before=n_pre,
+        new_customers=n_new,
+    )
+    build_events(
+        con,
+        n_browse=round(rows * BROWSE_SESSIONS_PER_ORDER),
+        browse_key_base=0,
+        win_start=win_start,
+        win_end=win_end,
+        customers_before=n_pre,
+        new_customers=n_new,
+        trend=0.85,
+        first_event_id=1,
+    )
 
-    copy_csv(con, f"""
+    copy_csv(
+        con,
+        """
         select product_id, sku, name,
             case when rnd('p_cat_case', product_id) < 0.05 then upper(category) || ' '
                  else category end as category,
             unit_price, cost, active, fmt_ts(updated_at) as updated_at
         from products order by product_id
-    """, out / "products.csv")
-    copy_csv(con, f"""
-        select {", ".join(CUSTOMER_COLUMNS[:5])}, fmt_ts(signup_at) as signup_at,
+    """,
+        out / "products.csv",
+    )
+    copy_csv(
+        con,
+        """
+        select customer_id, email, first_name, last_name, country, fmt_ts(signup_at) as signup_at,
             marketing_opt_in, fmt_ts(updated_at) as updated_at
         from customers order by customer_id
-    """, out / "customers.csv")
+    """,
+        out / "customers.csv",
+    )
     as_of = ts(win_end)
     con.execute(f"""
-        create or replace temp table orders_out as
+        create or replace table orders_out as
         with state as ({order_state_sql("orders", as_of)})
         select s.*, t.shipping_cost
         from state s join order_totals t using (order_id)
     """)
     # the first export had a bug that wrote about 0.5% of the orders twice
-    copy_csv(con, f"""
+    copy_csv(
+        con,
+        f"""
         {orders_csv_sql("orders_out")}
         union all
         {orders_csv_sql("(select * from orders_out where rnd('o_dup', order_id) < 0.005)")}
         order by order_id
-    """, out / "orders.csv")
-    copy_csv(con, """
+    """,
+        out / "orders.csv",
+    )
+    copy_csv(
+        con,
+        """
         select order_item_id, order_id, product_id, quantity, unit_price, discount
         from order_items order by order_item_id
-    """, out / "order_items.csv")
-    copy_csv(con, ticket_state_sql("tickets", as_of) + " order by ticket_id",
-             out / "support_tickets.csv")
+    """,
+        out / "order_items.csv",
+    )
+    copy_csv(
+        con, ticket_state_sql("tickets", as_of) + " order by ticket_id", out / "support_tickets.csv"
+    )
     n_events = write_events(con, out, compression)
     return {
         "customers": n_customers,
@@ -780,7 +930,7 @@ def generate(out: Path, rows: int, seed: int, end_date: dt.date, days: int,
 def read_existing(con: duckdb.DuckDBPyConnection, out: Path) -> None:
     """The raw CSVs as tables, latest version of each changed row."""
     con.execute(f"""
-        create or replace temp table old_orders as
+        create or replace table old_orders as
         select * from read_csv('{out / "orders.csv"}', header = true, columns = {{
             'order_id': 'bigint', 'customer_id': 'bigint', 'ordered_at': 'timestamp',
             'status': 'varchar', 'channel': 'varchar', 'coupon_code': 'varchar',
@@ -788,7 +938,7 @@ def read_existing(con: duckdb.DuckDBPyConnection, out: Path) -> None:
         qualify row_number() over (partition by order_id order by updated_at desc) = 1
     """)
     con.execute(f"""
-        create or replace temp table old_customers as
+        create or replace table old_customers as
         select * from read_csv('{out / "customers.csv"}', header = true, columns = {{
             'customer_id': 'bigint', 'email': 'varchar', 'first_name': 'varchar',
             'last_name': 'varchar', 'country': 'varchar', 'signup_at': 'timestamp',
@@ -796,7 +946,7 @@ def read_existing(con: duckdb.DuckDBPyConnection, out: Path) -> None:
         qualify row_number() over (partition by customer_id order by updated_at desc) = 1
     """)
     con.execute(f"""
-        create or replace temp table old_tickets as
+        create or replace table old_tickets as
         select * from read_csv('{out / "support_tickets.csv"}', header = true, columns = {{
             'ticket_id': 'bigint', 'customer_id': 'bigint', 'order_id': 'bigint',
             'opened_at': 'timestamp', 'closed_at': 'timestamp', 'channel': 'varchar',
@@ -804,7 +954,7 @@ def read_existing(con: duckdb.DuckDBPyConnection, out: Path) -> None:
         qualify row_number() over (partition by ticket_id order by closed_at desc nulls last) = 1
     """)
     con.execute(f"""
-        create or replace temp table products as
+        create or replace table products as
         select * from read_csv('{out / "products.csv"}', header = true, columns = {{
             'product_id': 'bigint', 'sku': 'varchar', 'name': 'varchar', 'category': 'varchar',
             'unit_price': 'decimal(10, 2)', 'cost': 'decimal(10, 2)', 'active': 'boolean',
@@ -813,14 +963,20 @@ def read_existing(con: duckdb.DuckDBPyConnection, out: Path) -> None:
 
 
 def append_day(out: Path, seed: int, compression: str) -> dict[str, int | str]:
-    for name in ("customers.csv", "products.csv", "orders.csv", "order_items.csv",
-                 "support_tickets.csv"):
+    for name in (
+        "customers.csv",
+        "products.csv",
+        "orders.csv",
+        "order_items.csv",
+        "support_tickets.csv",
+    ):
         if not (out / name).exists():
             sys.exit(f"error: {out / name} not found; generate the data first")
     con = new_connection(seed)
     read_existing(con, out)
-    last_event_day = max((p.name.removeprefix("date=") for p in (out / "events").glob("date=*")),
-                          default=None)
+    last_event_day = max(
+        (p.name.removeprefix("date=") for p in (out / "events").glob("date=*")), default=None
+    )
     last_order_day = con.execute("select max(ordered_at)::date from old_orders").fetchone()[0]
     last_day = max(last_order_day, dt.date.fromisoformat(last_event_day or "0001-01-01"))
     day = last_day + dt.timedelta(days=1)
@@ -850,34 +1006,71 @@ def append_day(out: Path, seed: int, compression: str) -> dict[str, int | str]:
     max_event = 0
     if last_event_day:
         files = sorted((out / "events" / f"date={last_event_day}").glob("events.ndjson*"))
+        if files and compression == "auto":  # as the days before
+            compression = {".gz": "gzip", ".zst": "zstd"}.get(files[0].suffix, "none")
         if files:
             max_event = con.execute(f"""
                 select coalesce(max(event_id), 0) from read_json('{files[0]}',
                     format = 'newline_delimited', columns = {{'event_id': 'bigint'}})
             """).fetchone()[0]
 
-    build_customers(con, first_id=max_customer + 1, n_pre=0, n_new=n_new_customers,
-                    win_start=day_start, win_end=day_end, as_of=day_end)
-    build_orders(con, first_id=max_order + 1, n=n_orders, win_start=day_start, win_end=day_end,
-                 customers_before=max_customer, new_customers=n_new_customers, trend=1.0)
+    build_customers(
+        con,
+        first_id=max_customer + 1,
+        n_pre=0,
+        n_new=n_new_customers,
+        win_start=day_start,
+        win_end=day_end,
+        as_of=day_end,
+    )
+    signed_up_month_before = con.execute(f"""
+        select count(*) from old_customers
+        where signup_at < {ts(day_start - dt.timedelta(days=30))}
+    """).fetchone()[0]
+    build_orders(
+        con,
+        first_id=max_order + 1,
+        n=n_orders,
+        win_start=day_start,
+        win_end=day_end,
+        customers_before=max_customer,
+        new_customers=n_new_customers,
+        signed_up_before_sql=str(signed_up_month_before),
+        trend=1.0,
+    )
     build_order_items(con, first_id=max_item + 1)
-    build_tickets(con, first_id=max_ticket + 1, n=n_tickets,
-                  order_pool=f"""
+    build_tickets(
+        con,
+        first_id=max_ticket + 1,
+        n=n_tickets,
+        order_pool=f"""
                       select order_id, customer_id, ordered_at from old_orders
                       where ordered_at >= {ts(day_start - dt.timedelta(days=10))}
                       union all
                       select order_id, customer_id, ordered_at from orders""",
-                  win_start=day_start, win_end=day_end, customers_before=max_customer,
-                  new_customers=n_new_customers)
-    build_events(con, n_browse=round(n_orders * BROWSE_SESSIONS_PER_ORDER),
-                 browse_key_base=day_no * 1_000_000_000, win_start=day_start, win_end=day_end,
-                 customers_before=max_customer, new_customers=n_new_customers, trend=1.0,
-                 first_event_id=max_event + 1)
+        win_start=day_start,
+        win_end=day_end,
+        customers_before=max_customer,
+        new_customers=n_new_customers,
+    )
+    build_events(
+        con,
+        n_browse=round(n_orders * BROWSE_SESSIONS_PER_ORDER),
+        browse_key_base=day_no * 1_000_000_000,
+        win_start=day_start,
+        win_end=day_end,
+        customers_before=max_customer,
+        new_customers=n_new_customers,
+        trend=1.0,
+        first_event_id=max_event + 1,
+    )
 
     as_of = ts(day_end)
     # customers: the new ones, and a few who changed their marketing consent today
-    n_customer_rows = append_csv(con, f"""
-        select {", ".join(CUSTOMER_COLUMNS[:5])}, fmt_ts(signup_at) as signup_at,
+    n_customer_rows = append_csv(
+        con,
+        f"""
+        select customer_id, email, first_name, last_name, country, fmt_ts(signup_at) as signup_at,
             marketing_opt_in, fmt_ts(updated_at) as updated_at
         from (
             select * from customers
@@ -890,9 +1083,13 @@ def append_day(out: Path, seed: int, compression: str) -> dict[str, int | str]:
             where rnd2('a_cust_change', customer_id, {day_no}) < 0.003
         )
         order by updated_at, customer_id
-    """, out / "customers.csv")
+    """,
+        out / "customers.csv",
+    )
     # orders: today's orders, and a new version of every order whose status moved today
-    n_order_rows = append_csv(con, f"""
+    n_order_rows = append_csv(
+        con,
+        f"""
         with new_orders as (
             select s.*, t.shipping_cost
             from ({order_state_sql("orders", as_of)}) s
@@ -900,57 +1097,93 @@ def append_day(out: Path, seed: int, compression: str) -> dict[str, int | str]:
         ),
         moved as (
             select *
-            from ({order_state_sql("(select * exclude (status, updated_at) from old_orders)",
-                                   as_of)})
+            from ({
+            order_state_sql("(select * exclude (status, updated_at) from old_orders)", as_of)
+        })
             where updated_at >= {ts(day_start)}
         )
         {orders_csv_sql("new_orders")}
         union all
         {orders_csv_sql("moved")}
         order by updated_at, order_id
-    """, out / "orders.csv")
-    n_item_rows = append_csv(con, """
+    """,
+        out / "orders.csv",
+    )
+    n_item_rows = append_csv(
+        con,
+        """
         select order_item_id, order_id, product_id, quantity, unit_price, discount
         from order_items order by order_item_id
-    """, out / "order_items.csv")
+    """,
+        out / "order_items.csv",
+    )
     # tickets: today's, and a new version of every open ticket closed today
-    n_ticket_rows = append_csv(con, f"""
+    n_ticket_rows = append_csv(
+        con,
+        f"""
         select * from ({ticket_state_sql("tickets", as_of)})
         union all
         select * from ({ticket_state_sql("old_tickets", as_of)})
         where closed_at >= '{day_start:%Y-%m-%dT%H:%M:%S}'
           and ticket_id in (select ticket_id from old_tickets where closed_at is null)
         order by ticket_id
-    """, out / "support_tickets.csv")
-    n_events = write_events(con, out, compression)
-    return {"day": day.isoformat(), "customer_rows": n_customer_rows,
-            "order_rows": n_order_rows, "order_item_rows": n_item_rows,
-            "ticket_rows": n_ticket_rows, "events": n_events}
+    """,
+        out / "support_tickets.csv",
+    )
+    n_events = write_events(con, out, "gzip" if compression == "auto" else compression)
+    return {
+        "day": day.isoformat(),
+        "customer_rows": n_customer_rows,
+        "order_rows": n_order_rows,
+        "order_item_rows": n_item_rows,
+        "ticket_rows": n_ticket_rows,
+        "events": n_events,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "raw",
-                        help="output folder (default: data/raw next to this script)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).parent / "raw",
+        help="output folder (default: data/raw next to this script)",
+    )
     parser.add_argument("--rows", type=int, default=5000, help="number of orders (default 5000)")
     parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-    parser.add_argument("--end-date", type=dt.date.fromisoformat,
-                        default=dt.date(2026, 10, 31), help="last day of data (default 2026-10-31)")
+    parser.add_argument(
+        "--end-date",
+        type=dt.date.fromisoformat,
+        default=dt.date(2026, 10, 31),
+        help="last day of data (default 2026-10-31)",
+    )
     parser.add_argument("--days", type=int, default=180, help="days of orders (default 180)")
-    parser.add_argument("--events-compression", choices=["gzip", "none"], default="gzip",
-                        help="events.ndjson.gz (default) or plain events.ndjson")
-    parser.add_argument("--append-day", action="store_true",
-                        help="append the day after the latest day in --out instead")
+    parser.add_argument(
+        "--events-compression",
+        choices=["auto", "gzip", "zstd", "none"],
+        default="auto",
+        help="events file compression; auto (default): gzip up to "
+        f"{GZIP_MAX_ROWS:,} orders, zstd above, where gzip would take "
+        "most of the run time",
+    )
+    parser.add_argument(
+        "--append-day",
+        action="store_true",
+        help="append the day after the latest day in --out instead",
+    )
     args = parser.parse_args(argv)
     if args.rows < 20 or args.days < 1:
         parser.error("--rows must be at least 20 and --days at least 1")
 
     started = time.perf_counter()
+    if args.events_compression == "auto" and not args.append_day:
+        args.events_compression = "gzip" if args.rows <= GZIP_MAX_ROWS else "zstd"
     if args.append_day:
         counts = append_day(args.out, args.seed, args.events_compression)
     else:
-        counts = generate(args.out, args.rows, args.seed, args.end_date, args.days,
-                          args.events_compression)
+        counts = generate(
+            args.out, args.rows, args.seed, args.end_date, args.days, args.events_compression
+        )
     summary = ", ".join(f"{k}={v}" for k, v in counts.items())
     print(f"wrote {args.out}: {summary} in {time.perf_counter() - started:.1f}s")
     return 0

@@ -1,0 +1,44 @@
+{{ config(materialized='table') }}
+
+-- One row per click-stream event. The collector delivers some events twice: keep one.
+-- A table rather than the staging folder's view: parsing the JSON files once is enough.
+with source as (
+    select *
+    from read_json(
+        '{{ var("raw_path") }}/events/*/events.ndjson*',
+        format = 'newline_delimited',
+        hive_partitioning = true,
+        columns = {
+            'event_id': 'bigint',
+            'customer_id': 'bigint',
+            'session_id': 'varchar',
+            'event_type': 'varchar',
+            'platform': 'varchar',
+            'product_id': 'bigint',
+            'occurred_at': 'varchar',
+            'properties': 'json'
+        }
+    )
+),
+
+deduplicated as (
+    select *
+    from source
+    qualify row_number() over (partition by event_id order by occurred_at) = 1
+)
+
+select
+    event_id,
+    customer_id,
+    session_id,
+    {{ clean_text('event_type') }} as event_type,
+    {{ clean_text('platform') }} as platform,
+    product_id,
+    strptime(occurred_at, '%Y-%m-%dT%H:%M:%SZ') as occurred_at,
+    "date" as event_date,
+    properties ->> '$.query' as search_query,
+    cast(properties ->> '$.order_id' as bigint) as order_id,
+    cast(properties ->> '$.revenue' as decimal(18, 2)) as revenue,
+    properties ->> '$.device.app_version' as app_version,
+    properties
+from deduplicated

@@ -1,0 +1,37 @@
+-- One row per order. The raw export is append-only: an order appears again, with a
+-- later updated_at, whenever its status changes; keep the latest version.
+with source as (
+    select *
+    from read_csv(
+        '{{ var("raw_path") }}/orders.csv',
+        header = true,
+        columns = {
+            'order_id': 'bigint',
+            'customer_id': 'bigint',
+            'ordered_at': 'timestamp',
+            'status': 'varchar',
+            'channel': 'varchar',
+            'coupon_code': 'varchar',
+            'shipping_cost': 'varchar',
+            'updated_at': 'timestamp'
+        }
+    )
+),
+
+latest as (
+    select *
+    from source
+    qualify row_number() over (partition by order_id order by updated_at desc) = 1
+)
+
+select
+    order_id,
+    customer_id,
+    ordered_at,
+    ordered_at::date as order_date,
+    {{ clean_text('status') }} as status,
+    {{ clean_text('channel') }} as channel,
+    upper(nullif(trim(coupon_code), '')) as coupon_code,
+    {{ parse_money('shipping_cost') }} as shipping_cost,
+    updated_at
+from latest

@@ -1,0 +1,43 @@
+-- One row per support ticket. A ticket appears again in the raw export when it is closed;
+-- keep the closed version.
+with source as (
+    select *
+    from read_csv(
+        '{{ var("raw_path") }}/support_tickets.csv',
+        header = true,
+        columns = {
+            'ticket_id': 'bigint',
+            'customer_id': 'bigint',
+            'order_id': 'bigint',
+            'opened_at': 'timestamp',
+            'closed_at': 'timestamp',
+            'channel': 'varchar',
+            'category': 'varchar',
+            'priority': 'varchar',
+            'satisfaction_score': 'integer'
+        }
+    )
+),
+
+latest as (
+    select *
+    from source
+    qualify row_number() over (
+        partition by ticket_id
+        order by closed_at desc nulls last
+    ) = 1
+)
+
+select
+    ticket_id,
+    customer_id,
+    order_id,
+    opened_at,
+    closed_at,
+    closed_at is not null as is_closed,
+    date_diff('minute', opened_at, closed_at) / 60.0 as resolution_hours,
+    {{ clean_text('channel') }} as channel,
+    {{ clean_text('category') }} as category,
+    {{ clean_text('priority') }} as priority,
+    satisfaction_score
+from latest
