@@ -27,6 +27,15 @@ from sqlml.project import Project, load_project
 from sqlml.runner import Listener, RunResult, execute_plan
 from sqlml.runner import state as run_state
 from sqlml.runner.artifacts import write_manifest, write_run_results
+from sqlml.runner.materializations import RunEnv
+
+# The kinds of node each command executes.
+COMMANDS: dict[str, frozenset[str]] = {
+    "run": frozenset({"model", "seed", "source"}),
+    "build": frozenset({"model", "seed", "source", "test"}),
+    "test": frozenset({"test"}),
+    "seed": frozenset({"seed"}),
+}
 
 
 class Context:
@@ -72,36 +81,58 @@ class Context:
         chosen = select_nodes(dag, compiled.nodes, select, exclude)
         return [compiled.nodes[name] for name in dag.order if name in chosen]
 
-    def plan(self, select: Sequence[str] = (), exclude: Sequence[str] = ()) -> Plan:
-        """What `run` would do. Reads the warehouse's catalog if it can; never writes."""
+    def plan(
+        self, select: Sequence[str] = (), exclude: Sequence[str] = (), *, command: str = "run"
+    ) -> Plan:
+        """What ``command`` would do. Reads the warehouse's catalog if it can; never writes."""
         compiled = self.compile()
         dag = self.dag(compiled)
-        selected = select_nodes(dag, compiled.nodes, select, exclude)
-        return make_plan(compiled, dag, selected, self._peek_state())
+        selected = self._select(compiled, dag, select, exclude, command)
+        return make_plan(compiled, dag, selected, self._peek_state(), kinds=COMMANDS[command])
 
     def run(
-        self,
-        select: Sequence[str] = (),
-        exclude: Sequence[str] = (),
-        *,
-        threads: int | None = None,
+        self, select: Sequence[str] = (), exclude: Sequence[str] = (), *, threads: int | None = None
     ) -> RunResult:
-        """Build the selected models; write run history and ``target/run_results.json``.
+        """Land sources and seeds and build models (not data tests), in dependency order.
 
         Returns the run's result; ``result.success`` is False if any node failed or was skipped.
         Raises only for problems of the whole project (bad config, cycles, a locked warehouse).
         """
+        return self._execute("run", select, exclude, threads)
+
+    def build(
+        self, select: Sequence[str] = (), exclude: Sequence[str] = (), *, threads: int | None = None
+    ) -> RunResult:
+        """Like `run`, with data tests: a node's children wait for its tests, and an
+        error-severity failure skips them."""
+        return self._execute("build", select, exclude, threads)
+
+    def test(
+        self, select: Sequence[str] = (), exclude: Sequence[str] = (), *, threads: int | None = None
+    ) -> RunResult:
+        """Run the data tests of the selected nodes (all tests when nothing is selected)."""
+        return self._execute("test", select, exclude, threads)
+
+    def seed(
+        self, select: Sequence[str] = (), exclude: Sequence[str] = (), *, threads: int | None = None
+    ) -> RunResult:
+        """Load the seed CSV files."""
+        return self._execute("seed", select, exclude, threads)
+
+    def _execute(
+        self, command: str, select: Sequence[str], exclude: Sequence[str], threads: int | None
+    ) -> RunResult:
         compiled = self.compile()
         project = self.project
         dag = self.dag(compiled)
-        selected = select_nodes(dag, compiled.nodes, select, exclude)  # bad selectors fail here
+        selected = self._select(compiled, dag, select, exclude, command)  # bad selectors fail here
         engine = self.connect()
         try:
             run_state.ensure_state(engine, project.state_schema)
             state = run_state.read_state(engine, project.state_schema)
-            plan = make_plan(compiled, dag, selected, state)
+            plan = make_plan(compiled, dag, selected, state, kinds=COMMANDS[command])
             started = datetime.now(UTC)
-            run = RunResult(uuid.uuid4().hex, "run", started, started, ())
+            run = RunResult(uuid.uuid4().hex, command, started, started, ())
             from sqlml import __version__
 
             run_state.record_run_start(
@@ -113,13 +144,35 @@ class Context:
                 threads=threads or project.target.threads or os.cpu_count() or 1,
                 errors=compiled.errors,
                 listener=self.listener,
+                env=RunEnv(project.root),
             )
-            run = RunResult(run.run_id, "run", started, datetime.now(UTC), results)
-            run_state.record_run_end(engine, project.state_schema, run)
+            run = RunResult(run.run_id, command, started, datetime.now(UTC), results)
+            run = run_state.record_run_end(engine, project.state_schema, run, plan)
         finally:
             engine.close()
         write_run_results(run, project.target_dir, project.name, project.target.name)
         return run
+
+    @staticmethod
+    def _select(
+        compiled: CompiledProject,
+        dag: DAG,
+        select: Sequence[str],
+        exclude: Sequence[str],
+        command: str,
+    ) -> frozenset[str]:
+        selected = select_nodes(dag, compiled.nodes, select, exclude)
+        if "test" not in COMMANDS[command] or not select:
+            return selected
+        # A data test comes along with any node it tests (dbt's "eager" indirect selection),
+        # unless it was excluded by name.
+        excluded = set(compiled.nodes) - select_nodes(dag, compiled.nodes, (), exclude)
+        tests = {
+            name
+            for name, node in compiled.nodes.items()
+            if node.kind == "test" and set(dag.parents[name]) & selected and name not in excluded
+        }
+        return selected | tests
 
     def connect(self, *, read_only: bool = False) -> Engine:
         """Open the target's warehouse; relative file paths in SQL resolve to the project."""

@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,13 @@ from sqlml.compiler.render import (
     render_fast,
 )
 from sqlml.compiler.sqlparse import parse_sql
+from sqlml.compiler.statics import static_nodes
+from sqlml.compiler.testnodes import (
+    TEST_CONFIG,
+    build_test_nodes,
+    failures_relation,
+    singular_spec,
+)
 from sqlml.compiler.types import CompiledNode, CompiledProject, Parsed, Relation, Rendered
 from sqlml.errors import CompileError, GraphError, Location, SqlmlError, did_you_mean, underline
 from sqlml.graph.dag import build_dag
@@ -31,10 +39,12 @@ _LEADING_WITH = re.compile(
 
 
 def compile_project(project: Project, *, use_cache: bool = True) -> CompiledProject:
-    """Render every enabled model once, resolve `ref()`s, parse and cross-check its SQL.
+    """Compile every node: render models and singular tests once, resolve `ref()`/`source()`,
+    parse and cross-check their SQL; write the queries that land seeds and sources, and the
+    queries of data tests.
 
-    Writes the rendered SQL of each node to ``target/compiled/<path>``. Unchanged files are
-    neither rendered nor parsed again when ``use_cache`` is set.
+    Writes the SQL of each node under ``target/compiled/``. Unchanged templates are neither
+    rendered nor parsed again when ``use_cache`` is set.
 
     A node that fails (template or SQL error, unknown ref, undeclared table) carries its error
     and the rest of the project compiles, so a run can still build what does not depend on it.
@@ -46,11 +56,14 @@ def compile_project(project: Project, *, use_cache: bool = True) -> CompiledProj
         else CompileCache(project.environment_hash)
     )
     renderer = _LazyRenderer(project)
+    templates = [*project.models, *_singular_templates(project)]
+    kinds = {t.name: "model" for t in project.models}
+    kinds.update({t.name: "test" for t in templates[len(project.models) :]})
     rendered: dict[str, Rendered] = {}
     configs: dict[str, NodeConfig] = {}
     errors: dict[str, SqlmlError] = {}
     renders = 0
-    for model in project.models:
+    for model in templates:
         digest = hashlib.sha256(model.sql.encode()).hexdigest()
         result = cache.render(model.path, digest)
         ctx = RenderContext(model.name, model.path, project.vars)
@@ -62,7 +75,7 @@ def compile_project(project: Project, *, use_cache: bool = True) -> CompiledProj
                     ctx = RenderContext(model.name, model.path, project.vars)
                     result = renderer.get().render(ctx, model.sql)
                 cache.store_render(model.path, digest, result)
-            config = _node_config(model, result)
+            config = _node_config(model, result) if kinds[model.name] == "model" else TEST_CONFIG
         except SqlmlError as exc:
             _place(exc, model.name)
             errors[model.name] = exc
@@ -74,14 +87,18 @@ def compile_project(project: Project, *, use_cache: bool = True) -> CompiledProj
             configs[model.name] = config
     configs = {n: c for n, c in configs.items() if c.enabled}
 
-    sources = {m.name: m for m in project.models}
+    database = project.target.database
     relations = {
-        name: Relation(
-            config.schema or project.target.schema, config.alias or name, project.target.database
-        )
+        name: Relation(config.schema or project.target.schema, config.alias or name, database)
         for name, config in configs.items()
+        if kinds[name] == "model"
     }
+    static = static_nodes(project)
+    relations.update({node.name: node.relation for node in static})
+    refable = {name for name in relations if "." not in name}  # models and seeds
+    disabled = {m.name for m in project.models} - set(configs)
     ephemeral = {name for name, config in configs.items() if config.materialized == "ephemeral"}
+    sources = {t.name: t for t in templates}
     compiled_root = project.target_dir / "compiled"
     bodies: dict[str, str] = {}
     parsed: dict[str, Parsed] = {}
@@ -89,9 +106,9 @@ def compile_project(project: Project, *, use_cache: bool = True) -> CompiledProj
     parses = 0
     for name, result in rendered.items():
         model = sources[name]
-        compiled_path = _compiled_path(project, model)
+        compiled_path = _compiled_path(project, model.path)
         try:
-            _check_refs(model, result, configs, sources)
+            _check_refs(model, kinds[name], result, relations, refable, disabled)
             sql = _resolve(result.text, relations, ephemeral, name)
             _write(compiled_root / model.path, sql, model.path, cache)
             sql_digest = hashlib.sha256(sql.encode()).hexdigest()
@@ -111,11 +128,18 @@ def compile_project(project: Project, *, use_cache: bool = True) -> CompiledProj
         bodies[name], parsed[name] = sql, parse
 
     depends = {
-        name: tuple(dict.fromkeys(c.args[0] for c in result.refs if c.args[0] in configs))
+        name: tuple(dict.fromkeys(c.node for c in result.refs if c.node in relations))
         for name, result in rendered.items()
     }
     for name in errors:
         depends.setdefault(name, ())
+    prebuilt = {node.name: node for node in static}
+    for node in build_test_nodes(project, relations, renderer.get, taken=set(relations)):
+        prebuilt[node.name] = node
+    for node in prebuilt.values():
+        depends[node.name] = node.depends_on
+        if node.sql:
+            _write(project.root / node.compiled_path, node.sql, node.compiled_path, cache)
     try:
         dag = build_dag(depends)
     except GraphError as exc:
@@ -124,6 +148,16 @@ def compile_project(project: Project, *, use_cache: bool = True) -> CompiledProj
         raise
     nodes: dict[str, CompiledNode] = {}
     for name in dag.order:
+        parents = [nodes[p].fingerprint for p in depends[name]]
+        if name in prebuilt:
+            node = prebuilt[name]
+            nodes[name] = replace(
+                node,
+                fingerprint=_fingerprint(node.sql, node.config, [node.fingerprint, *parents])
+                if node.error is None
+                else "",
+            )
+            continue
         model = sources[name]
         error = errors.get(name)
         failed_ephemeral = next(
@@ -142,27 +176,44 @@ def compile_project(project: Project, *, use_cache: bool = True) -> CompiledProj
             if sql != bodies[name]:
                 _write(compiled_root / model.path, sql, model.path, cache)
         config = configs[name]
+        kind = kinds[name]
         nodes[name] = CompiledNode(
             name=name,
-            kind="model",
+            kind=kind,
             path=model.path,
             config=config,
-            relation=relations[name] if name not in ephemeral else Relation("", _cte(name)),
+            relation=_own_relation(name, kind, relations, ephemeral, project),
             sql=sql,
             body_sql=bodies.get(name, ""),
             depends_on=depends[name],
             columns=parsed[name].columns if name in parsed else (),
             declared_columns=model.columns,
             description=model.description,
-            fingerprint=""
-            if error
-            else _fingerprint(sql, config, [nodes[p].fingerprint for p in depends[name]]),
-            compiled_path=_compiled_path(project, model),
+            fingerprint="" if error else _fingerprint(sql, config, parents),
+            compiled_path=_compiled_path(project, model.path),
             error=error,
+            spec=singular_spec(name) if kind == "test" else None,
         )
     if use_cache:
         save_cache(cache, project.target_dir / CACHE_FILE, keep)
     return CompiledProject(project, nodes, rendered=renders, parsed=parses)
+
+
+def _singular_templates(project: Project) -> list[ModelSource]:
+    """Singular data tests render like models: a query, here returning failing rows."""
+    return [
+        ModelSource(name=t.name or "", path=t.path, sql=t.sql or "", config={})
+        for t in project.data_tests
+        if t.sql is not None
+    ]
+
+
+def _own_relation(
+    name: str, kind: str, relations: Mapping[str, Relation], ephemeral: set[str], project: Project
+) -> Relation:
+    if kind == "test":
+        return failures_relation(project, name)
+    return relations[name] if name not in ephemeral else Relation("", _cte(name))
 
 
 class _LazyRenderer:
@@ -189,8 +240,8 @@ class _LazyRenderer:
         return self._renderer
 
 
-def _compiled_path(project: Project, model: ModelSource) -> str:
-    return f"{project.target_dir.name}/compiled/{model.path}"
+def _compiled_path(project: Project, path: str) -> str:
+    return f"{project.target_dir.name}/compiled/{path}"
 
 
 def _place(error: SqlmlError, node: str) -> None:
@@ -255,27 +306,38 @@ def _node_config(model: ModelSource, rendered: Rendered) -> NodeConfig:
 
 def _check_refs(
     model: ModelSource,
+    kind: str,
     rendered: Rendered,
-    configs: Mapping[str, NodeConfig],
-    sources: Mapping[str, ModelSource],
+    relations: Mapping[str, Relation],
+    refable: set[str],
+    disabled: set[str],
 ) -> None:
     for call in rendered.refs:
-        target = call.args[0]
-        if target in configs:
+        target = call.node
+        if target in relations:
             continue
         where = Location(model.path, call.line, call.column)
-        if target in sources:
+        if target in disabled:
             raise GraphError(
-                f"model '{model.name}' refers to disabled model '{target}'",
+                f"{kind} '{model.name}' refers to disabled model '{target}'",
                 node=model.name,
                 location=where,
                 hint=f"enable '{target}' or remove the ref",
             )
+        if call.kind == "source":
+            known = sorted(n for n in relations if "." in n)
+            raise GraphError(
+                f"unknown source {call} in {kind} '{model.name}'",
+                node=model.name,
+                location=where,
+                hint=did_you_mean(target, known)
+                or "declare it under `sources:` in a properties file",
+            )
         raise GraphError(
-            f"unknown ref '{target}' in model '{model.name}'",
+            f"unknown ref '{target}' in {kind} '{model.name}'",
             node=model.name,
             location=where,
-            hint=did_you_mean(target, configs) or "no model of that name exists in the project",
+            hint=did_you_mean(target, refable) or "no model or seed of that name exists",
         )
 
 
@@ -307,10 +369,11 @@ def _cross_check(
 ) -> None:
     """Every table the SQL reads must come from a `ref()` (or be the node itself)."""
     declared = {
-        ("", "", _cte(c.args[0]).lower()) if c.args[0] in ephemeral else _key(relations[c.args[0]])
+        ("", "", _cte(c.node).lower()) if c.node in ephemeral else _key(relations[c.node])
         for c in rendered.refs
     }
-    declared.add(_key(relations[model.name]))
+    if model.name in relations:
+        declared.add(_key(relations[model.name]))
     for table in parsed.tables:
         if (table.catalog.lower(), table.schema.lower(), table.name.lower()) in declared:
             continue
@@ -320,11 +383,12 @@ def _cross_check(
             hint = f"write {{{{ ref('{model_names[table.name]}') }}}} instead of {shown}"
         else:
             hint = (
-                "declare what a model reads with ref(); read files with read_csv(), "
-                "read_parquet() or read_json()"
+                "declare what a model reads with ref() or source(); read files with "
+                "read_csv(), read_parquet() or read_json()"
             )
         raise CompileError(
-            f"model '{model.name}' reads table '{shown}', which is not declared with ref()",
+            f"model '{model.name}' reads table '{shown}', which is not declared with ref() "
+            "or source()",
             node=model.name,
             location=Location(compiled_path, table.line, table.column),
             excerpt=underline(sql, table.line, table.column, table.length)

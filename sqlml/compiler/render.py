@@ -28,7 +28,16 @@ PLACEHOLDER_RE = re.compile("\x1fref\x1e([^\x1f]*)\x1f")
 THIS = "\x1fthis\x1f"
 
 _EXPRESSION = re.compile(r"\{\{(.*?)\}\}", re.S)
-_SIMPLE_FUNCS = frozenset({"ref", "var", "env_var", "config", "is_incremental"})
+_TEST_BLOCK = re.compile(r"\{%(-?)\s*(test)\s+(\w+)|\{%(-?)\s*(endtest)\s*(-?)%\}")
+
+
+def _as_macro(match: re.Match[str]) -> str:
+    if match.group(2):
+        return "{%" + match.group(1) + " macro test_" + match.group(3)
+    return "{%" + (match.group(4) or "") + " endmacro " + (match.group(6) or "") + "%}"
+
+
+_SIMPLE_FUNCS = frozenset({"ref", "source", "var", "env_var", "config", "is_incremental"})
 
 
 class _Missing:
@@ -55,6 +64,7 @@ class RenderContext:
     def functions(self) -> dict[str, Callable[..., Any]]:
         return {
             "ref": self.ref,
+            "source": self.source,
             "var": self.var,
             "env_var": self.env_var,
             "config": self.set_config,
@@ -78,6 +88,18 @@ class RenderContext:
         line, column = self._where()
         self.refs.append(Call((name,), line, column))
         return PLACEHOLDER.format(name)
+
+    def source(self, source: str, table: str, *rest: str) -> str:
+        line, column = self._where()
+        if rest or not isinstance(source, str) or not isinstance(table, str):
+            raise CompileError(
+                "source() takes a source name and a table name",
+                node=self.node,
+                location=Location(self.path, line, column),
+                hint="write {{ source('source_name', 'table_name') }}",
+            )
+        self.refs.append(Call((source, table), line, column, kind="source"))
+        return PLACEHOLDER.format(f"{source}.{table}")
 
     def var(self, name: str, default: Any = MISSING) -> Any:
         if name in self.vars:
@@ -200,7 +222,11 @@ class JinjaRenderer:
 
         self.env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
         self.globals = dict(globals_)
-        self._macro_sources = macros
+        # `{% test name(...) %}` blocks are macros named test_name, as in dbt.
+        self._macro_sources = tuple(
+            (path, _TEST_BLOCK.sub(_as_macro, text)) for path, text in macros
+        )
+        macros = self._macro_sources
         self._macro_templates: list[Any] | None = None
         self.macro_names = frozenset(
             m.group(1) for _, text in macros for m in re.finditer(r"\{%-?\s*macro\s+(\w+)", text)
@@ -226,10 +252,16 @@ class JinjaRenderer:
             ]
         return self._macro_templates
 
-    def render(self, ctx: RenderContext, source: str) -> Rendered:
-        """Render ``source`` for one node; Jinja errors come back in the file's coordinates."""
+    def render(
+        self, ctx: RenderContext, source: str, *, extra: Mapping[str, Any] | None = None
+    ) -> Rendered:
+        """Render ``source`` for one node; Jinja errors come back in the file's coordinates.
+
+        ``extra`` adds variables to the template's namespace (used to call test macros).
+        """
         template = self._compile(source, ctx.path)
         namespace: dict[str, Any] = {**self.globals, **ctx.functions(), "this": THIS}
+        namespace.update(extra or {})
         try:
             if self.macro_names and any(name in source for name in self.macro_names):
                 for macro_template in self.macros():

@@ -36,11 +36,23 @@ class Relation:
 
 @dataclass(frozen=True)
 class Call:
-    """A `ref`/`source`/`var` call made while rendering, with its place in the source file."""
+    """A `ref()` or `source()` call made while rendering, with its place in the source file.
+
+    ``args`` are the call's arguments; ``node`` is the name of the node it points at
+    (a model or seed name, or ``source.table`` for sources).
+    """
 
     args: tuple[str, ...]
     line: int = 0
     column: int = 0
+    kind: str = "ref"
+
+    @property
+    def node(self) -> str:
+        return ".".join(self.args)
+
+    def __str__(self) -> str:
+        return f"{self.kind}(" + ", ".join(f"'{a}'" for a in self.args) + ")"
 
 
 @dataclass(frozen=True)
@@ -94,6 +106,8 @@ class CompiledNode:
     compiled_path: str
     # Set when this node failed to compile; the rest of the project still compiles and runs.
     error: SqlmlError | None = None
+    # What only this kind of node needs: the seed, the source table, the data test.
+    spec: Any = None
 
     @property
     def tags(self) -> tuple[str, ...]:

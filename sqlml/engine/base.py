@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlml.compiler.types import Relation
+
+# Called with the (name, type) columns of a freshly built table before it replaces the old one;
+# raises ExecutionError to keep the old one.
+Check = Callable[[list[tuple[str, str]]], None]
 
 
 class Engine(Protocol):
@@ -24,8 +30,31 @@ class Engine(Protocol):
 
     def ensure_schema(self, schema: str) -> None: ...
 
-    def build_table(self, relation: Relation, sql: str, existing: str | None) -> int | None:
-        """Build ``sql`` into ``relation`` atomically, replacing what exists; return row count."""
+    def build_table(
+        self, relation: Relation, sql: str, existing: str | None, check: Check | None = None
+    ) -> int | None:
+        """Build ``sql`` into ``relation`` atomically, replacing what exists; return row count.
+
+        ``check`` sees the new table's columns first and may refuse it by raising.
+        """
+        ...
+
+    def build_table_from_arrow(
+        self, relation: Relation, data: Any, existing: str | None, check: Check | None = None
+    ) -> int | None:
+        """Like `build_table`, from an Arrow table or record batch reader."""
+        ...
+
+    def columns(self, relation: Relation) -> list[tuple[str, str]]:
+        """The relation's ``(name, type)`` columns, in order (empty if it does not exist)."""
+        ...
+
+    def canonical_types(self, types: Sequence[str]) -> list[str]:
+        """The engine's own spelling of SQL type names (``int`` → ``INTEGER``)."""
+        ...
+
+    def attached(self, path: Path, alias: str) -> AbstractContextManager[None]:
+        """Attach another database file read-only under ``alias`` for the duration."""
         ...
 
     def build_view(self, relation: Relation, sql: str, existing: str | None) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlml.compiler.types import Relation
+from sqlml.engine.base import Check
 from sqlml.errors import ExecutionError
 
 _LINE = re.compile(r"\nLINE (\d+):")
@@ -44,6 +46,8 @@ class DuckDBEngine:
                 f"cannot open warehouse {path}: {_first_line(exc)}", hint=hint, exit_code=2
             ) from None
         self._search_path = search_path
+        row = self._connection.execute("select current_database()").fetchone()
+        self.database = str(row[0]) if row else ""
         self._local = threading.local()
         self._lock = threading.Lock()
         self._cursors: list[Any] = []
@@ -77,23 +81,57 @@ class DuckDBEngine:
     def ensure_schema(self, schema: str) -> None:
         self.execute(f"create schema if not exists {_quote(schema)}")
 
-    def build_table(self, relation: Relation, sql: str, existing: str | None) -> int | None:
+    def build_table(
+        self, relation: Relation, sql: str, existing: str | None, check: Check | None = None
+    ) -> int | None:
         cursor = self.cursor()
-        if existing is None:
-            # Nothing to replace: one CREATE ... AS is atomic on its own.
+        if existing is None and check is None:
+            # Nothing to replace or verify: one CREATE ... AS is atomic on its own.
             rows = self._run(cursor, f"create table {relation} as\n{sql}")
             return int(rows[0][0]) if rows else None
         temporary = Relation(relation.schema, f"{relation.name}__sqlml_tmp", relation.database)
         cursor.execute("begin transaction")
         try:
             rows = self._run(cursor, f"create or replace table {temporary} as\n{sql}")
-            self._run(cursor, f"drop {existing} {relation}")
+            if check is not None:
+                check(self._columns(cursor, temporary))
+            if existing is not None:
+                self._run(cursor, f"drop {existing} {relation}")
             self._run(cursor, f"alter table {temporary} rename to {_quote(relation.name)}")
             cursor.execute("commit")
         except BaseException:
             cursor.execute("rollback")
             raise
         return int(rows[0][0]) if rows else None
+
+    def build_table_from_arrow(
+        self, relation: Relation, data: Any, existing: str | None, check: Check | None = None
+    ) -> int | None:
+        cursor = self.cursor()
+        view = f"__sqlml_arrow_{threading.get_ident()}"
+        cursor.register(view, data)
+        try:
+            return self.build_table(relation, f"select * from {_quote(view)}", existing, check)
+        finally:
+            cursor.unregister(view)
+
+    def columns(self, relation: Relation) -> list[tuple[str, str]]:
+        return self._columns(self.cursor(), relation)
+
+    def canonical_types(self, types: Sequence[str]) -> list[str]:
+        if not types:
+            return []
+        probes = ", ".join(f"typeof(cast(null as {t}))" for t in types)
+        return [str(t) for t in self.execute(f"select {probes}")[0]]
+
+    @contextmanager
+    def attached(self, path: Path, alias: str) -> Iterator[None]:
+        cursor = self.cursor()
+        self._run(cursor, f"attach {_literal(str(path))} as {_quote(alias)} (read_only)")
+        try:
+            yield
+        finally:
+            self._run(cursor, f"detach {_quote(alias)}")
 
     def build_view(self, relation: Relation, sql: str, existing: str | None) -> None:
         cursor = self.cursor()
@@ -106,6 +144,15 @@ class DuckDBEngine:
         except BaseException:
             cursor.execute("rollback")
             raise
+
+    def _columns(self, cursor: Any, relation: Relation) -> list[tuple[str, str]]:
+        rows = self._run(
+            cursor,
+            "select column_name, data_type from duckdb_columns() where database_name = ? "
+            "and schema_name = ? and table_name = ? order by column_index",
+            [relation.database or self.database, relation.schema, relation.name],
+        )
+        return [(str(name), str(kind)) for name, kind in rows]
 
     def close(self) -> None:
         with self._lock:
@@ -143,6 +190,10 @@ def _translate(exc: Exception, sql: str) -> ExecutionError:
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().split("\n")[0]
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _quote(identifier: str) -> str:

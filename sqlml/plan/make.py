@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Set
+from dataclasses import replace
 
 from sqlml.compiler.types import CompiledProject
 from sqlml.graph.dag import DAG
@@ -10,14 +11,22 @@ from sqlml.plan.types import Plan, Step, WarehouseState
 
 
 def make_plan(
-    compiled: CompiledProject, dag: DAG, selected: Set[str], state: WarehouseState
+    compiled: CompiledProject,
+    dag: DAG,
+    selected: Set[str],
+    state: WarehouseState,
+    *,
+    kinds: Set[str] = frozenset({"model", "seed", "source"}),
 ) -> Plan:
-    """Turn the selected nodes into build steps, in topological order.
+    """Turn the selected nodes of the given kinds into steps, in topological order.
 
     Ephemeral nodes get no step: they are inlined into the SQL of the nodes that read them
     (unless they failed to compile: then their step reports the error).
     A step waits for the nearest selected non-ephemeral ancestors, looking through ephemerals.
+    When data tests are planned with what they test, the children of a tested node also wait
+    for its tests, so a failing test stops bad data from flowing downstream.
     """
+    selected = {n for n in selected if compiled.nodes[n].kind in kinds}
     nodes = compiled.nodes
     # An ephemeral node that failed to compile stays a step, so its failure is reported.
     ephemeral = {
@@ -51,10 +60,39 @@ def make_plan(
                 path=node.path,
                 compiled_path=node.compiled_path,
                 fingerprint=node.fingerprint,
+                kind=node.kind,
+                spec=node.spec,
+                declared_columns=node.declared_columns
+                if node.kind == "source" or node.config.contract
+                else (),
+                contract=node.config.contract,
             )
         )
     inlined = tuple(n for n in dag.order if n in selected and n in ephemeral)
-    return Plan(tuple(steps), inlined, state.unreadable)
+    return Plan(_gate_on_tests(tuple(steps), dag), inlined, state.unreadable)
+
+
+def _gate_on_tests(steps: tuple[Step, ...], dag: DAG) -> tuple[Step, ...]:
+    """Make the children of each tested node wait for that node's tests."""
+    planned = {s.node for s in steps}
+    gates: dict[str, set[str]] = {}
+    for step in steps:
+        tested = getattr(step.spec, "attached_to", "") if step.kind == "test" else ""
+        if not tested or tested not in planned:
+            continue
+        upstream = set(step.depends_on).union(*(dag.ancestors(p) for p in step.depends_on))
+        for child in dag.children.get(tested, ()):
+            # A test that reads the child itself (e.g. relationships) cannot gate it.
+            if child in planned and child not in upstream and child != step.node:
+                gates.setdefault(child, set()).add(step.node)
+    if not gates:
+        return steps
+    return tuple(
+        replace(s, depends_on=tuple(sorted({*s.depends_on, *gates[s.node]})))
+        if s.node in gates
+        else s
+        for s in steps
+    )
 
 
 def _upstream_steps(dag: DAG, name: str, selected: Set[str], ephemeral: Set[str]) -> set[str]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlml.compiler.types import Relation
+from sqlml.project.types import Column
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,10 @@ class Step:
     path: str
     compiled_path: str
     fingerprint: str
+    kind: str = "model"
+    spec: Any = None  # the seed, source table or data test, for their materializations
+    declared_columns: tuple[Column, ...] = ()  # checked before the new table replaces the old
+    contract: bool = False  # declared columns are exact: no more, no fewer, same types
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,13 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Protocol
 
 from sqlml.engine.base import Engine
 from sqlml.errors import ExecutionError, Location, SqlmlError
 from sqlml.plan.types import Plan, Step
-from sqlml.runner.materializations import MATERIALIZATIONS
+from sqlml.runner.materializations import MATERIALIZATIONS, Outcome, RunEnv
 from sqlml.runner.types import NodeResult
 
 
@@ -32,6 +33,7 @@ def execute_plan(
     threads: int = 1,
     errors: Mapping[str, SqlmlError] | None = None,
     listener: Listener | None = None,
+    env: RunEnv | None = None,
 ) -> tuple[NodeResult, ...]:
     """Run every step of ``plan`` once its dependencies succeeded.
 
@@ -41,12 +43,14 @@ def execute_plan(
         threads: how many steps may run at once.
         errors: nodes that already failed to compile; they fail without touching the warehouse.
         listener: told when each step starts and finishes.
+        env: what materializations need besides the engine (the project folder).
 
     Returns:
         One result per step, in the plan's order. A failed step leaves its relation as it
         was; every step downstream of it is skipped; independent steps go on.
     """
     errors = errors or {}
+    env = env or RunEnv(Path.cwd())
     if listener:
         listener.planned(plan)
     for schema in plan.schemas:
@@ -70,7 +74,7 @@ def execute_plan(
         for child in children[name]:
             if child in results:
                 continue
-            if result.status != "success":
+            if result.status not in ("success", "warn"):
                 failed_upstream[child] = cause
                 ready.extend(settle(child, _skipped(steps[child], cause)))
                 continue
@@ -83,7 +87,7 @@ def execute_plan(
         step = steps[name]
         if listener:
             listener.started(step)
-        return _run_step(engine, step, errors.get(name))
+        return _run_step(engine, step, env, errors.get(name))
 
     ready = [s.node for s in plan.steps if not s.depends_on]
     if threads <= 1:
@@ -106,19 +110,23 @@ def execute_plan(
     return tuple(results[s.node] for s in plan.steps if s.node in results)
 
 
-def _run_step(engine: Engine, step: Step, compile_error: SqlmlError | None) -> NodeResult:
+def _run_step(
+    engine: Engine, step: Step, env: RunEnv, compile_error: SqlmlError | None
+) -> NodeResult:
     started = datetime.now(UTC)
     clock = time.perf_counter()
     if compile_error is not None:
         return _failed(step, started, 0.0, compile_error)
-    build: Callable[[Engine, Step], int | None] | None = MATERIALIZATIONS.get(step.materialization)
+    build: Callable[[Engine, Step, RunEnv], Outcome] | None = MATERIALIZATIONS.get(
+        step.materialization
+    )
     try:
         if build is None:
             raise ExecutionError(
                 f"no materialization '{step.materialization}'",
                 hint="use one of: " + ", ".join(sorted(MATERIALIZATIONS)),
             )
-        rows = build(engine, step)
+        outcome = build(engine, step, env)
     except ExecutionError as exc:
         # The statement sent starts with one line of CREATE ... AS before the model's SQL.
         line = max(exc.statement_line - 1, 0)
@@ -136,13 +144,15 @@ def _run_step(engine: Engine, step: Step, compile_error: SqlmlError | None) -> N
         return _failed(step, started, time.perf_counter() - clock, error)
     return NodeResult(
         node=step.node,
-        status="success",
+        status=outcome.status,
         materialization=step.materialization,
         relation=str(step.relation),
         started_at=started,
         duration_s=time.perf_counter() - clock,
-        rows=rows,
+        rows=outcome.rows,
+        message=outcome.message,
         fingerprint=step.fingerprint,
+        kind=step.kind,
     )
 
 
@@ -156,6 +166,7 @@ def _failed(step: Step, started: datetime, duration: float, error: SqlmlError) -
         duration_s=duration,
         message=error.render(),
         location=str(error.location) if error.location else None,
+        kind=step.kind,
     )
 
 
@@ -166,4 +177,5 @@ def _skipped(step: Step, because: str) -> NodeResult:
         materialization=step.materialization,
         relation=str(step.relation),
         message=f"upstream '{because}' failed",
+        kind=step.kind,
     )

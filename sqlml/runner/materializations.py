@@ -3,21 +3,106 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 from sqlml.engine.base import Engine
+from sqlml.errors import ExecutionError
 from sqlml.plan.types import Step
+from sqlml.runner.columns import column_check
 
 
-def build_table(engine: Engine, step: Step) -> int | None:
-    return engine.build_table(step.relation, step.sql, step.existing)
+@dataclass(frozen=True)
+class RunEnv:
+    """What materializations may need beyond the engine and the step."""
+
+    root: Path  # the project folder: relative paths resolve against it
 
 
-def build_view(engine: Engine, step: Step) -> int | None:
+@dataclass(frozen=True)
+class Outcome:
+    rows: int | None = None
+    status: str = "success"  # or "warn" / "error" for data tests
+    message: str | None = None
+
+
+def build_table(engine: Engine, step: Step, env: RunEnv) -> Outcome:
+    check = column_check(engine, step.node, step.declared_columns, exact=step.contract)
+    return Outcome(engine.build_table(step.relation, step.sql, step.existing, check))
+
+
+def build_view(engine: Engine, step: Step, env: RunEnv) -> Outcome:
     engine.build_view(step.relation, step.sql, step.existing)
-    return None
+    if step.contract:
+        check = column_check(engine, step.node, step.declared_columns, exact=True)
+        if check is not None:
+            check(engine.columns(step.relation))
+    return Outcome()
 
 
-MATERIALIZATIONS: dict[str, Callable[[Engine, Step], int | None]] = {
+def land_source(engine: Engine, step: Step, env: RunEnv) -> Outcome:
+    """Land a table from another DuckDB file, a database through ADBC, or a Python function."""
+    table = step.spec
+    check = column_check(engine, step.node, step.declared_columns, exact=False)
+    if table.loader == "duckdb":
+        from sqlml.compiler.loads import ATTACH_ALIAS
+
+        path = env.root / str(table.settings["path"])
+        if not path.is_file():
+            raise ExecutionError(
+                f"source '{step.node}': no DuckDB file at {table.settings['path']}",
+                hint="check `duckdb: path:` (relative to the project folder)",
+            )
+        with engine.attached(path, ATTACH_ALIAS):
+            return Outcome(engine.build_table(step.relation, step.sql, step.existing, check))
+    from sqlml.sources import extract
+
+    data = extract(table.loader, table.settings, source=step.node, root=env.root)
+    return Outcome(engine.build_table_from_arrow(step.relation, data, step.existing, check))
+
+
+def check_existing(engine: Engine, step: Step, env: RunEnv) -> Outcome:
+    """A source that is not landed by sqlml must exist, with its declared columns."""
+    columns = engine.columns(step.relation)
+    if not columns:
+        raise ExecutionError(
+            f"source '{step.node}': table {step.relation.display} does not exist",
+            hint="create it, or say where to load it from (file, duckdb, sqlite, postgres "
+            "or python) in the source's YAML",
+        )
+    check = column_check(engine, step.node, step.declared_columns, exact=False)
+    if check is not None:
+        check(columns)
+    return Outcome()
+
+
+def run_test(engine: Engine, step: Step, env: RunEnv) -> Outcome:
+    """Count a data test's failing rows, keep them for inspection, judge the thresholds."""
+    from sqlml.compiler.datatests import count_is_failure
+
+    config = step.spec.config
+    if config.store_failures:
+        engine.ensure_schema(step.relation.schema)
+        count = engine.build_table(step.relation, step.sql, step.existing) or 0
+        where = f"; failing rows in {step.relation.display}"
+    else:
+        count = int(engine.execute(f"select count(*) from (\n{step.sql}\n)")[0][0])
+        where = ""
+    if count_is_failure(count, config.error_if) and config.severity == "error":
+        return Outcome(count, "error", f"{_rows(count)} failed (error_if {config.error_if}){where}")
+    if count_is_failure(count, config.warn_if) or count_is_failure(count, config.error_if):
+        return Outcome(count, "warn", f"{_rows(count)} failed (warn_if {config.warn_if}){where}")
+    return Outcome(count)
+
+
+def _rows(n: int) -> str:
+    return "1 row" if n == 1 else f"{n} rows"
+
+
+MATERIALIZATIONS: dict[str, Callable[[Engine, Step, RunEnv], Outcome]] = {
     "table": build_table,
     "view": build_view,
+    "source": land_source,
+    "existing": check_existing,
+    "test": run_test,
 }

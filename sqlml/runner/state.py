@@ -7,10 +7,13 @@ Plain tables, so BI tools and SQL users can read them: ``<state_schema>.runs`` a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlml.engine.base import Engine
-from sqlml.plan.types import WarehouseState
+from sqlml.plan.types import Plan, WarehouseState
+from sqlml.runner.schemas import TABLES as SCHEMA_TABLES
+from sqlml.runner.schemas import record_schemas
 from sqlml.runner.types import RunResult
 
 _TABLES = """
@@ -45,7 +48,7 @@ create table if not exists {s}.node_results (
 
 def ensure_state(engine: Engine, schema: str) -> None:
     """Create the state schema and its tables if they do not exist."""
-    for statement in _TABLES.format(s=_q(schema)).split(";"):
+    for statement in (_TABLES + SCHEMA_TABLES).format(s=_q(schema)).split(";"):
         if statement.strip():
             engine.execute(statement)
 
@@ -73,13 +76,16 @@ def record_run_start(
     )
 
 
-def record_run_end(engine: Engine, schema: str, run: RunResult) -> None:
-    """Write every node result and close the run row."""
+def record_run_end(engine: Engine, schema: str, run: RunResult, plan: Plan) -> RunResult:
+    """Write every node result and the columns of what was built; close the run row.
+
+    Returns the run with the schema changes since each node's previous build.
+    """
     rows: list[Sequence[Any]] = [
         (
             run.run_id,
             r.node,
-            "model",
+            r.kind,
             r.materialization,
             r.relation,
             r.status,
@@ -110,6 +116,8 @@ def record_run_end(engine: Engine, schema: str, run: RunResult) -> None:
             run.run_id,
         ],
     )
+    changes = record_schemas(engine, schema, run.run_id, plan, run.results)
+    return replace(run, schema_changes=changes)
 
 
 def _q(identifier: str) -> str:

@@ -11,7 +11,7 @@ class NodeResult:
     """What happened to one step.
 
     Args:
-        status: "success", "error" or "skipped".
+        status: "success", "warn" (a data test over its warn threshold), "error" or "skipped".
         message: the error text, or why the node was skipped.
         location: where the error points (``file:line:col``), if anywhere.
     """
@@ -26,6 +26,27 @@ class NodeResult:
     message: str | None = None
     location: str | None = None
     fingerprint: str = ""
+    kind: str = "model"
+
+
+@dataclass(frozen=True)
+class SchemaChange:
+    """A column added, removed or retyped since the node's previous build."""
+
+    node: str
+    change: str  # "added", "removed" or "type_changed"
+    column: str
+    old_type: str | None
+    new_type: str | None
+
+    def __str__(self) -> str:
+        if self.change == "added":
+            return f"{self.node}: column '{self.column}' added ({self.new_type})"
+        if self.change == "removed":
+            return f"{self.node}: column '{self.column}' removed (was {self.old_type})"
+        return (
+            f"{self.node}: column '{self.column}' changed from {self.old_type} to {self.new_type}"
+        )
 
 
 @dataclass(frozen=True)
@@ -35,13 +56,15 @@ class RunResult:
     started_at: datetime
     finished_at: datetime
     results: tuple[NodeResult, ...]
+    schema_changes: tuple[SchemaChange, ...] = ()
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
 
     @property
     def success(self) -> bool:
-        return all(r.status == "success" for r in self.results)
+        """No node failed or was skipped (warnings are fine)."""
+        return all(r.status in ("success", "warn") for r in self.results)
 
     @property
     def duration_s(self) -> float:

@@ -209,7 +209,7 @@ def test_unknown_ref_without_close_name(compile_files: CompileFiles) -> None:
 
     assert err.render() == (
         "models/b.sql:1:15: unknown ref 'zzz' in model 'b'\n"
-        "hint: no model of that name exists in the project"
+        "hint: no model or seed of that name exists"
     )
 
 
@@ -267,13 +267,13 @@ def test_table_read_without_ref_is_an_error_with_position(compile_files: Compile
     assert err.location == Location("target/compiled/models/a.sql", 3, 6)
     assert err.render() == (
         "target/compiled/models/a.sql:3:6: model 'a' reads table 'orders', which is not "
-        "declared with ref()\n"
+        "declared with ref() or source()\n"
         '2 | from "warehouse"."main"."b" b\n'
         "3 | join orders o using (id)\n"
         "  |      ^^^^^^\n"
         "(rendered from models/a.sql)\n"
-        "hint: declare what a model reads with ref(); read files with read_csv(), "
-        "read_parquet() or read_json()"
+        "hint: declare what a model reads with ref() or source(); read files with "
+        "read_csv(), read_parquet() or read_json()"
     )
 
 

@@ -116,6 +116,8 @@ def test_read_state_on_a_fresh_warehouse(tmp_path: Path) -> None:
         ("main", "t"): "table",
         ("_sqlml", "runs"): "table",
         ("_sqlml", "node_results"): "table",
+        ("_sqlml", "relation_columns"): "table",
+        ("_sqlml", "schema_changes"): "table",
     }
     assert after.fingerprints == {}
 

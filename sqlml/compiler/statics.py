@@ -1,0 +1,79 @@
+"""Nodes that need no rendering: seeds and sources, each landing one table."""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlml.compiler.loads import seed_sql, source_sql
+from sqlml.compiler.types import CompiledNode, Relation
+from sqlml.project.types import NodeConfig, Project, SeedSource, SourceTable
+
+# How a source is landed, by loader: DuckDB reads files itself (a plain table build); the rest
+# go through a loader function in the runner; None means the table is already there.
+_SOURCE_MATERIALIZATION = {
+    "file": "table",
+    "duckdb": "source",
+    "sqlite": "source",
+    "postgres": "source",
+    "python": "source",
+    None: "existing",
+}
+
+
+def static_nodes(project: Project) -> list[CompiledNode]:
+    """Seeds and sources as compiled nodes (fingerprints are filled in by the compiler)."""
+    return [
+        *(_seed(project, s) for s in project.seeds),
+        *(_source(project, t) for t in project.sources),
+    ]
+
+
+def _seed(project: Project, seed: SeedSource) -> CompiledNode:
+    sql = seed_sql(seed)
+    content = hashlib.sha256((project.root / seed.path).read_bytes()).hexdigest()
+    return CompiledNode(
+        name=seed.name,
+        kind="seed",
+        path=seed.path,
+        config=NodeConfig(
+            materialized="table",
+            schema=seed.schema,
+            alias=seed.alias,
+            tags=seed.tags,
+            meta=seed.meta,
+        ),
+        relation=Relation(
+            seed.schema or project.target.schema, seed.alias or seed.name, project.target.database
+        ),
+        sql=sql,
+        body_sql=sql,
+        depends_on=(),
+        columns=tuple(c.name for c in seed.columns),
+        declared_columns=seed.columns,
+        description=seed.description,
+        fingerprint=content,  # the data is part of what the seed is
+        compiled_path=f"{project.target_dir.name}/compiled/{seed.path}.sql",
+        spec=seed,
+    )
+
+
+def _source(project: Project, table: SourceTable) -> CompiledNode:
+    sql = source_sql(table)
+    return CompiledNode(
+        name=table.node_name,
+        kind="source",
+        path=table.path,
+        config=NodeConfig(
+            materialized=_SOURCE_MATERIALIZATION[table.loader], schema=table.schema, tags=table.tags
+        ),
+        relation=Relation(table.schema, table.identifier, project.target.database),
+        sql=sql,
+        body_sql=sql,
+        depends_on=(),
+        columns=tuple(c.name for c in table.columns),
+        declared_columns=table.columns,
+        description=table.description,
+        fingerprint=hashlib.sha256(repr(sorted(table.settings.items())).encode()).hexdigest(),
+        compiled_path=f"{project.target_dir.name}/compiled/sources/{table.source}/{table.name}.sql",
+        spec=table,
+    )
