@@ -119,6 +119,39 @@ class Context:
         """Load the seed CSV files."""
         return self._execute("seed", select, exclude, threads)
 
+    def freshness(self, select: Sequence[str] = (), exclude: Sequence[str] = ()) -> list[Any]:
+        """Check how old the newest row of each selected source is; record the results.
+
+        Returns one `FreshnessResult` per source that declares ``loaded_at``.
+        """
+        from sqlml.runner.freshness import check_freshness, record_freshness
+
+        compiled = self.compile()
+        dag = self.dag(compiled)
+        selected = select_nodes(dag, compiled.nodes, select, exclude)
+        nodes = [compiled.nodes[n] for n in dag.order if n in selected]
+        engine = self.connect()
+        try:
+            run_state.ensure_state(engine, self.project.state_schema)
+            results = check_freshness(engine, nodes)
+            record_freshness(engine, self.project.state_schema, results)
+        finally:
+            engine.close()
+        return results
+
+    def unit_test(self, select: Sequence[str] = (), exclude: Sequence[str] = ()) -> list[Any]:
+        """Run the unit tests of the selected models on in-memory DuckDB (never the warehouse).
+
+        Returns one `UnitTestResult` per test.
+        """
+        from sqlml.unit import run_unit_tests
+
+        compiled = self.compile()
+        chosen = None
+        if select or exclude:
+            chosen = select_nodes(self.dag(compiled), compiled.nodes, select, exclude)
+        return run_unit_tests(self.project, compiled, chosen)
+
     def _execute(
         self, command: str, select: Sequence[str], exclude: Sequence[str], threads: int | None
     ) -> RunResult:

@@ -67,32 +67,122 @@ def compile(select: tuple[str, ...], exclude: tuple[str, ...]) -> None:
     sys.exit(1 if errors else 0)
 
 
-@cli.command()
-@common_options
-@selection_options
-@click.option(
+_VERBS = {"run": "Running", "build": "Building", "test": "Testing", "seed": "Seeding"}
+_THREADS = click.option(
     "--threads",
     type=click.IntRange(min=1),
     help="Nodes built at once (default: the target's threads, else the CPU count).",
 )
-@handle_errors
-def run(select: tuple[str, ...], exclude: tuple[str, ...], threads: int | None) -> None:
-    """Build the selected models in the warehouse, in dependency order."""
+
+
+def _execute(
+    command: str, select: tuple[str, ...], exclude: tuple[str, ...], threads: int | None
+) -> None:
     from sqlml.cli.progress import make_listener, summarize
 
     context = _context()
     project = context.project
-    listener = make_listener(
-        f"Running {{nodes}} of project '{project.name}' on target "
+    context.listener = listener = make_listener(
+        f"{_VERBS[command]} {{nodes}} of project '{project.name}' on target "
         f"'{project.target.name}' ({project.target.path.name})"
     )
-    context.listener = listener
     try:
-        result = context.run(select, exclude, threads=threads)
+        result = getattr(context, command)(select, exclude, threads=threads)
     finally:
         listener.close()
     summarize(result)
     sys.exit(0 if result.success else 1)
+
+
+@cli.command()
+@common_options
+@selection_options
+@_THREADS
+@handle_errors
+def run(select: tuple[str, ...], exclude: tuple[str, ...], threads: int | None) -> None:
+    """Land sources and seeds, then build models (no data tests)."""
+    _execute("run", select, exclude, threads)
+
+
+@cli.command()
+@common_options
+@selection_options
+@_THREADS
+@handle_errors
+def build(select: tuple[str, ...], exclude: tuple[str, ...], threads: int | None) -> None:
+    """Run, with each node's data tests right after it.
+
+    An error-severity failure skips the tested node's downstream.
+    """
+    _execute("build", select, exclude, threads)
+
+
+@cli.command()
+@common_options
+@selection_options
+@_THREADS
+@handle_errors
+def test(select: tuple[str, ...], exclude: tuple[str, ...], threads: int | None) -> None:
+    """Run data tests; failing rows are kept in a table."""
+    _execute("test", select, exclude, threads)
+
+
+@cli.command()
+@common_options
+@selection_options
+@_THREADS
+@handle_errors
+def seed(select: tuple[str, ...], exclude: tuple[str, ...], threads: int | None) -> None:
+    """Load the CSV files under seeds/ as tables."""
+    _execute("seed", select, exclude, threads)
+
+
+@cli.command("unit-test")
+@common_options
+@selection_options
+@handle_errors
+def unit_test(select: tuple[str, ...], exclude: tuple[str, ...]) -> None:
+    """Run model unit tests on in-memory DuckDB.
+
+    Each test gives rows for a model's inputs and the rows it must return.
+    """
+    results = _context().unit_test(select, exclude)
+    labels = {"pass": "PASS", "fail": "FAIL", "error": "ERROR"}
+    for result in results:
+        click.echo(
+            f"{labels[result.status]:<5} {result.name} ({result.model}) in {result.duration_s:.2f}s"
+        )
+        if result.message:
+            click.echo(_indent(result.message), err=result.status != "pass")
+    failed = sum(1 for r in results if r.status != "pass")
+    click.echo(
+        f"{_count(len(results), 'unit test')}: {len(results) - failed} passed, {failed} failed."
+    )
+    sys.exit(1 if failed else 0)
+
+
+@cli.command()
+@common_options
+@selection_options
+@handle_errors
+def freshness(select: tuple[str, ...], exclude: tuple[str, ...]) -> None:
+    """Check the age of each source's newest row.
+
+    Sources with `loaded_at` are compared with their warn/error thresholds; results are
+    recorded in the state schema.
+    """
+    results = _context().freshness(select, exclude)
+    labels = {"pass": "OK", "warn": "WARN", "error": "ERROR"}
+    width = max((len(r.source) for r in results), default=0)
+    for r in results:
+        click.echo(f"{labels[r.status]:<5} {r.source:<{width}}  {r.message}")
+    if not results:
+        click.echo("No source declares loaded_at: nothing to check.")
+    sys.exit(1 if any(r.status == "error" for r in results) else 0)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
 
 
 @cli.command()

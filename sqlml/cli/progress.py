@@ -11,8 +11,8 @@ import click
 from sqlml.plan.types import Plan, Step
 from sqlml.runner.types import NodeResult, RunResult
 
-_LABEL = {"success": "OK", "error": "ERROR", "skipped": "SKIP"}
-_COLOR = {"success": "green", "error": "red", "skipped": "yellow"}
+_LABEL = {"success": "OK", "warn": "WARN", "error": "ERROR", "skipped": "SKIP"}
+_COLOR = {"success": "green", "warn": "yellow", "error": "red", "skipped": "yellow"}
 
 
 class PlainListener:
@@ -100,6 +100,14 @@ def _line(index: int, total: int, step: Step, result: NodeResult) -> str:
     label = _LABEL[result.status]
     if result.status == "skipped":
         return f"{index:>{width}}/{total} {label:<5} {step.node} ({result.message})"
+    if step.kind == "test":
+        verdict = result.message if result.status == "warn" else result.status
+        if result.status == "success":
+            verdict = "pass"
+        return (
+            f"{index:>{width}}/{total} {label:<5} {step.node} (test: {verdict}) "
+            f"in {result.duration_s:.2f}s"
+        )
     rows = f", {_count(result.rows, 'row')}" if result.rows is not None else ""
     return (
         f"{index:>{width}}/{total} {label:<5} {step.node} "
@@ -109,10 +117,15 @@ def _line(index: int, total: int, step: Step, result: NodeResult) -> str:
 
 def summarize(run: RunResult) -> None:
     """Print the closing line of a run, then each error in full on stderr."""
+    warned = f", {run.count('warn')} warned" if run.count("warn") else ""
     click.echo(
-        f"Done in {run.duration_s:.2f}s: {run.count('success')} succeeded, "
+        f"Done in {run.duration_s:.2f}s: {run.count('success')} succeeded{warned}, "
         f"{run.count('error')} failed, {run.count('skipped')} skipped."
     )
+    if run.schema_changes:
+        click.echo("Schema changes since the previous build:")
+        for change in run.schema_changes:
+            click.echo(f"  {change}")
     for result in run.results:
         if result.status == "error" and result.message:
             click.echo(f"Error: {result.message}", err=True)

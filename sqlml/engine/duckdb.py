@@ -62,6 +62,8 @@ class DuckDBEngine:
                 self._cursors.append(cursor)
             if self._search_path is not None:
                 cursor.execute("set file_search_path = ?", [str(self._search_path)])
+            # Timestamps without a zone mean UTC, whatever the machine's zone.
+            cursor.execute("set TimeZone = 'UTC'")
             self._local.cursor = cursor
         return cursor
 
