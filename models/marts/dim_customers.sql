@@ -20,6 +20,10 @@ customer_tickets as (
     group by customer_id
 ),
 
+countries as (
+    select * from {{ ref('country_codes') }}
+),
+
 reference_date as (
     -- the data's own "today", so results do not depend on when the project runs
     select max(order_date) as as_of_date from {{ ref('stg_orders') }}
@@ -32,6 +36,8 @@ joined as (
         customers.first_name,
         customers.last_name,
         customers.country_code,
+        countries.country_name,
+        countries.region,
         customers.signup_at,
         customers.signup_date,
         customers.marketing_opt_in,
@@ -51,6 +57,7 @@ joined as (
     cross join reference_date
     left join customer_orders on customers.customer_id = customer_orders.customer_id
     left join customer_tickets on customers.customer_id = customer_tickets.customer_id
+    left join countries on customers.country_code = countries.country_code
 )
 
 select

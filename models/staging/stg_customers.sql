@@ -1,20 +1,7 @@
 -- One row per customer: the latest version in the raw export, cleaned.
 with source as (
     select *
-    from read_csv(
-        '{{ var("raw_path") }}/customers.csv',
-        header = true,
-        columns = {
-            'customer_id': 'bigint',
-            'email': 'varchar',
-            'first_name': 'varchar',
-            'last_name': 'varchar',
-            'country': 'varchar',
-            'signup_at': 'timestamp',
-            'marketing_opt_in': 'boolean',
-            'updated_at': 'timestamp'
-        }
-    )
+    from {{ source('shop_raw', 'customers') }}
 ),
 
 latest as (

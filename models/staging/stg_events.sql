@@ -4,21 +4,7 @@
 -- A table rather than the staging folder's view: parsing the JSON files once is enough.
 with source as (
     select *
-    from read_json(
-        '{{ var("raw_path") }}/events/*/events.ndjson*',
-        format = 'newline_delimited',
-        hive_partitioning = true,
-        columns = {
-            'event_id': 'bigint',
-            'customer_id': 'bigint',
-            'session_id': 'varchar',
-            'event_type': 'varchar',
-            'platform': 'varchar',
-            'product_id': 'bigint',
-            'occurred_at': 'varchar',
-            'properties': 'json'
-        }
-    )
+    from {{ source('shop_raw', 'events') }}
 ),
 
 deduplicated as (

@@ -1,18 +1,7 @@
 -- One row per order line.
 with source as (
     select *
-    from read_csv(
-        '{{ var("raw_path") }}/order_items.csv',
-        header = true,
-        columns = {
-            'order_item_id': 'bigint',
-            'order_id': 'bigint',
-            'product_id': 'bigint',
-            'quantity': 'integer',
-            'unit_price': 'varchar',
-            'discount': 'varchar'
-        }
-    )
+    from {{ source('shop_raw', 'order_items') }}
 )
 
 select

@@ -2,20 +2,7 @@
 -- later updated_at, whenever its status changes; keep the latest version.
 with source as (
     select *
-    from read_csv(
-        '{{ var("raw_path") }}/orders.csv',
-        header = true,
-        columns = {
-            'order_id': 'bigint',
-            'customer_id': 'bigint',
-            'ordered_at': 'timestamp',
-            'status': 'varchar',
-            'channel': 'varchar',
-            'coupon_code': 'varchar',
-            'shipping_cost': 'varchar',
-            'updated_at': 'timestamp'
-        }
-    )
+    from {{ source('shop_raw', 'orders') }}
 ),
 
 latest as (

@@ -1,20 +1,7 @@
 -- One row per product, prices parsed from text.
 with source as (
     select *
-    from read_csv(
-        '{{ var("raw_path") }}/products.csv',
-        header = true,
-        columns = {
-            'product_id': 'bigint',
-            'sku': 'varchar',
-            'name': 'varchar',
-            'category': 'varchar',
-            'unit_price': 'varchar',
-            'cost': 'varchar',
-            'active': 'boolean',
-            'updated_at': 'timestamp'
-        }
-    )
+    from {{ source('shop_raw', 'products') }}
 )
 
 select

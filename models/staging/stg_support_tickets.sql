@@ -2,21 +2,7 @@
 -- keep the closed version.
 with source as (
     select *
-    from read_csv(
-        '{{ var("raw_path") }}/support_tickets.csv',
-        header = true,
-        columns = {
-            'ticket_id': 'bigint',
-            'customer_id': 'bigint',
-            'order_id': 'bigint',
-            'opened_at': 'timestamp',
-            'closed_at': 'timestamp',
-            'channel': 'varchar',
-            'category': 'varchar',
-            'priority': 'varchar',
-            'satisfaction_score': 'integer'
-        }
-    )
+    from {{ source('shop_raw', 'support_tickets') }}
 ),
 
 latest as (

@@ -93,7 +93,7 @@ def compile_project(project: Project, *, use_cache: bool = True) -> CompiledProj
         for name, config in configs.items()
         if kinds[name] == "model"
     }
-    static = static_nodes(project)
+    static = static_nodes(project, renderer.get)
     relations.update({node.name: node.relation for node in static})
     refable = {name for name in relations if "." not in name}  # models and seeds
     disabled = {m.name for m in project.models} - set(configs)
@@ -353,7 +353,14 @@ def _resolve(text: str, relations: Mapping[str, Relation], ephemeral: set[str], 
         return _cte(target) if target in ephemeral else str(relations[target])
 
     sql = PLACEHOLDER_RE.sub(relation, text)
-    sql = sql.replace(THIS, _cte(name) if name in ephemeral else str(relations[name]))
+    if THIS in sql:
+        if name not in relations:  # a singular test has no relation of its own
+            raise CompileError(
+                f"'{name}' uses {{{{ this }}}}, which only models have",
+                node=name,
+                hint="name the relation with ref() or source()",
+            )
+        sql = sql.replace(THIS, _cte(name) if name in ephemeral else str(relations[name]))
     # A trailing semicolon is harmless alone but breaks the SQL a model is embedded in.
     return _TRAILING_SEMICOLONS.sub("", sql)
 

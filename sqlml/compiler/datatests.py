@@ -11,6 +11,7 @@ import datetime
 import hashlib
 import json
 import math
+import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,7 +22,6 @@ from sqlml.errors import ConfigError, Location, did_you_mean
 Resolve = Callable[[str], str]
 Args = Mapping[str, Any]
 
-CONFIG_KEYS = ("severity", "warn_if", "error_if", "where", "store_failures", "limit")
 _THRESHOLD = re.compile(r"^\s*(>=|<=|!=|<>|==|=|>|<)\s*(\d+)\s*$")
 _THRESHOLD_HINT = (
     "write an operator and a whole number, e.g. '> 10', '>= 1' or '!= 0'; "
@@ -33,8 +33,64 @@ _THRESHOLD_HINT = (
 _CONTINUES_COLUMN = re.compile(
     r"\s*(?:[=<>!]|(?:not\s+)?(?:in|between|like|ilike)\b|is\b)", re.IGNORECASE
 )
+_COMPARE: dict[str, Callable[[int, int], bool]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "=": operator.eq,
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<>": operator.ne,
+}
 _UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
 MAX_NAME = 63
+
+
+def _is_str(v: Any) -> bool:
+    return isinstance(v, str) and bool(v.strip())
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_scalar(v: Any) -> bool:
+    return _is_number(v) or isinstance(v, str | bool | datetime.date)
+
+
+def _is_bound(v: Any) -> bool:
+    return _is_number(v) or _is_str(v) or isinstance(v, datetime.date)
+
+
+def _is_count(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _parse_threshold(condition: Any) -> tuple[str, int] | None:
+    match = _THRESHOLD.match(condition) if isinstance(condition, str) else None
+    return (match[1], int(match[2])) if match else None
+
+
+# Each config key: its check, what its value must be, and how to fix it.
+_COMPARISON = (
+    lambda v: _parse_threshold(v) is not None,
+    "a comparison with a count",
+    _THRESHOLD_HINT,
+)
+_CONFIG: dict[str, tuple[Callable[[Any], bool], str, str | None]] = {
+    "severity": (lambda v: str(v).lower() in ("error", "warn"), "'error' or 'warn'", None),
+    "warn_if": _COMPARISON,
+    "error_if": _COMPARISON,
+    "where": (
+        lambda v: v is None or _is_str(v),
+        "a SQL condition",
+        "e.g. where: \"status <> 'cancelled'\"",
+    ),
+    "store_failures": (lambda v: isinstance(v, bool), "true or false", None),
+    "limit": (lambda v: v is None or _is_count(v), "a whole number of rows, 0 or more", None),
+}
+CONFIG_KEYS = tuple(_CONFIG)
 
 
 @dataclass(frozen=True)
@@ -91,7 +147,7 @@ def parse_test_entry(
             raise ConfigError(
                 f"data test '{name}' sets '{key}' twice",
                 location=location,
-                hint=f"keep '{key}' in its {where} only",
+                hint=f"set it once, under `{where}:`",
             )
         target[key] = value
     return name, args, _test_config(name, config, location)
@@ -108,46 +164,28 @@ def _mapping(value: Any, key: str, test: str, location: Location) -> Mapping[str
 
 
 def _test_config(test: str, raw: Mapping[str, Any], location: Location) -> TestConfig:
-    for key in raw:
-        if key not in CONFIG_KEYS:
+    for key, value in raw.items():
+        if key not in _CONFIG:
             raise ConfigError(
                 f"unknown config key '{key}' for data test '{test}'",
                 location=location,
                 hint=_accepted(str(key), CONFIG_KEYS, "config keys"),
             )
+        check, expected, hint = _CONFIG[key]
+        if not check(value):
+            raise ConfigError(
+                f"config '{key}' of data test '{test}' must be {expected}, not {_kind(value)}",
+                location=location,
+                hint=hint,
+            )
     values = dict(raw)
-
-    def bad(key: str, expected: str, hint: str | None = None) -> ConfigError:
-        return ConfigError(
-            f"config '{key}' of data test '{test}' must be {expected}, not {_kind(values[key])}",
-            location=location,
-            hint=hint,
-        )
-
     if "severity" in values:
-        severity = values["severity"]
-        if not isinstance(severity, str) or severity.lower() not in ("error", "warn"):
-            raise bad("severity", "'error' or 'warn'")
-        values["severity"] = severity.lower()
+        values["severity"] = values["severity"].lower()
     for key in ("warn_if", "error_if"):
         if key in values:
-            parsed = _parse_threshold(values[key])
-            if parsed is None:
-                raise bad(key, "a comparison with a count", _THRESHOLD_HINT)
-            values[key] = f"{parsed[0]} {parsed[1]}"
-    if values.get("where") is not None and not _is_str(values["where"]):
-        raise bad("where", "a SQL condition", "e.g. where: \"status <> 'cancelled'\"")
-    if "store_failures" in values and not isinstance(values["store_failures"], bool):
-        raise bad("store_failures", "true or false")
-    limit = values.get("limit")
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
-        raise bad("limit", "a whole number of rows, 0 or more")
+            op, n = _parse_threshold(values[key]) or ("", 0)  # checked above
+            values[key] = f"{op} {n}"
     return TestConfig(**values)
-
-
-def _parse_threshold(condition: Any) -> tuple[str, int] | None:
-    match = _THRESHOLD.match(condition) if isinstance(condition, str) else None
-    return (match[1], int(match[2])) if match else None
 
 
 def count_is_failure(count: int, condition: str) -> bool:
@@ -160,11 +198,7 @@ def count_is_failure(count: int, condition: str) -> bool:
     if parsed is None:
         raise ConfigError(f"invalid test threshold {condition!r}", hint=_THRESHOLD_HINT)
     op, n = parsed
-    if op in ("=", "=="):
-        return count == n
-    if op in ("!=", "<>"):
-        return count != n
-    return {">": count > n, ">=": count >= n, "<": count < n, "<=": count <= n}[op]
+    return _COMPARE[op](count, n)
 
 
 def test_node_name(test: str, attached_to: str, column: str | None, args: Mapping[str, Any]) -> str:
@@ -181,7 +215,8 @@ def test_node_name(test: str, attached_to: str, column: str | None, args: Mappin
     if not (name[0].isalpha() or name[0] == "_"):
         name = f"t_{name}"
     if args or name != raw.lower() or len(name) > MAX_NAME:
-        identity = json.dumps([test, attached_to, column, args], sort_keys=True, default=str)
+        keyed = {str(k): v for k, v in args.items()}
+        identity = json.dumps([test, attached_to, column, keyed], sort_keys=True, default=str)
         digest = hashlib.sha256(identity.encode()).hexdigest()[:8]
         name = f"{name[: MAX_NAME - 9].rstrip('_')}_{digest}"
     return name
@@ -214,26 +249,6 @@ class _Builtin:
     bounds: tuple[str, str] | None = None  # (low, high): at least one, and low <= high
 
 
-def _is_str(v: Any) -> bool:
-    return isinstance(v, str) and bool(v.strip())
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _is_scalar(v: Any) -> bool:
-    return _is_number(v) or isinstance(v, str | bool | datetime.date)
-
-
-def _is_bound(v: Any) -> bool:
-    return _is_number(v) or _is_str(v) or isinstance(v, datetime.date)
-
-
-def _is_count(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
-
-
 def _not_null(rel: str, col: str | None, args: Args) -> str:
     return f"select *\nfrom {rel}\nwhere {col} is null"
 
@@ -243,8 +258,12 @@ def _unique(rel: str, col: str | None, args: Args) -> str:
 
 
 def _accepted_values(rel: str, col: str | None, args: Args) -> str:
+    # Unquoted, a string is SQL as written.
     quote = args.get("quote", True)
-    values = ", ".join(_quote_str(_as_text(v)) if quote else _raw(v) for v in args["values"])
+    values = ", ".join(
+        _quote_str(_as_text(v)) if quote else v if isinstance(v, str) else _literal(v)
+        for v in args["values"]
+    )
     return (
         f"select {col}, count(*) as n_records\nfrom {rel}\n"
         f"where {col} not in ({values})\ngroup by {col}"
@@ -274,7 +293,7 @@ def _expression_is_true(rel: str, col: str | None, args: Args) -> str:
     expression = args["expression"].strip()
     if col is not None and _CONTINUES_COLUMN.match(expression):
         expression = f"{col} {expression}"
-    return f"select *\nfrom {rel}\nwhere not ({expression})"
+    return f"select *\nfrom {rel}\nwhere not ({_close(expression)})"
 
 
 def _unique_combination(rel: str, col: str | None, args: Args) -> str:
@@ -398,7 +417,7 @@ def builtin_test_sql(
         )
     _check_args(test, spec, args, location)
     if where is not None:
-        relation = f"(select * from {relation} where {where})"
+        relation = f"(select * from {relation} where {_close(where)})"
     if test == "relationships":
         args = {**args, "to": resolve(args["to"])}
     return spec.build(relation, None if column is None else _ident(column), args)
@@ -411,10 +430,11 @@ def _check_args(test: str, spec: _Builtin, args: Mapping[str, Any], location: Lo
     )
     for key in args:
         if key not in names:
+            hint = _accepted(str(key), names, "arguments") if names else None
             raise ConfigError(
                 f"unknown argument '{key}' for data test '{test}'",
                 location=location,
-                hint=_accepted(str(key), names, "arguments") if names else "it takes none",
+                hint=hint or f"'{test}' takes no arguments",
             )
     for arg in spec.args:
         if arg.required and arg.name not in args:
@@ -427,7 +447,7 @@ def _check_args(test: str, spec: _Builtin, args: Mapping[str, Any], location: Lo
         value = args.get(arg.name)
         if value is None and not arg.required:
             continue
-        hint: str | None = None
+        hint = None
         if not arg.is_list:
             wrong = None if arg.check(value) else _kind(value)
         elif not isinstance(value, list) or not value:
@@ -469,6 +489,11 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _close(sql: str) -> str:
+    """SQL about to be followed by `)`: a trailing `--` comment must not swallow it."""
+    return f"{sql}\n" if "--" in sql else sql
+
+
 def _quote_str(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -487,11 +512,6 @@ def _literal(value: Any) -> str:
     kind = "timestamp " if isinstance(value, datetime.datetime) else ""
     kind = kind or ("date " if isinstance(value, datetime.date) else "")
     return kind + _quote_str(_as_text(value))
-
-
-def _raw(value: Any) -> str:
-    """A value of `accepted_values` with `quote: false`: SQL as written."""
-    return value if isinstance(value, str) else _literal(value)
 
 
 def _kind(value: Any) -> str:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
 
 from sqlml.compiler.loads import seed_sql, source_sql
+from sqlml.compiler.render import JinjaRenderer, RenderContext, render_fast
 from sqlml.compiler.types import CompiledNode, Relation
+from sqlml.errors import SqlmlError
 from sqlml.project.types import NodeConfig, Project, SeedSource, SourceTable
 
 # How a source is landed, by loader: DuckDB reads files itself (a plain table build); the rest
@@ -20,11 +25,11 @@ _SOURCE_MATERIALIZATION = {
 }
 
 
-def static_nodes(project: Project) -> list[CompiledNode]:
+def static_nodes(project: Project, renderer: Callable[[], JinjaRenderer]) -> list[CompiledNode]:
     """Seeds and sources as compiled nodes (fingerprints are filled in by the compiler)."""
     return [
         *(_seed(project, s) for s in project.seeds),
-        *(_source(project, t) for t in project.sources),
+        *(_source(project, t, renderer) for t in project.sources),
     ]
 
 
@@ -57,8 +62,17 @@ def _seed(project: Project, seed: SeedSource) -> CompiledNode:
     )
 
 
-def _source(project: Project, table: SourceTable) -> CompiledNode:
-    sql = source_sql(table)
+def _source(
+    project: Project, table: SourceTable, renderer: Callable[[], JinjaRenderer]
+) -> CompiledNode:
+    error: SqlmlError | None = None
+    sql = ""
+    try:
+        table = replace(table, settings=_render_settings(project, table, renderer))
+        sql = source_sql(table)
+    except SqlmlError as exc:
+        exc.node = exc.node or table.node_name
+        error = exc
     return CompiledNode(
         name=table.node_name,
         kind="source",
@@ -76,4 +90,22 @@ def _source(project: Project, table: SourceTable) -> CompiledNode:
         fingerprint=hashlib.sha256(repr(sorted(table.settings.items())).encode()).hexdigest(),
         compiled_path=f"{project.target_dir.name}/compiled/sources/{table.source}/{table.name}.sql",
         spec=table,
+        error=error,
     )
+
+
+def _render_settings(
+    project: Project, table: SourceTable, renderer: Callable[[], JinjaRenderer]
+) -> dict[str, Any]:
+    """Render `{{ var() }}` / `{{ env_var() }}` in a source's string settings (paths, URIs)."""
+
+    def render(value: Any) -> Any:
+        if isinstance(value, str) and "{" in value:
+            ctx = RenderContext(table.node_name, table.path, project.vars)
+            rendered = render_fast(ctx, value) or renderer().render(ctx, value)
+            return rendered.text
+        if isinstance(value, dict):
+            return {k: render(v) for k, v in value.items()}
+        return value
+
+    return {key: render(value) for key, value in table.settings.items()}

@@ -6,7 +6,7 @@ from collections.abc import Set
 from dataclasses import replace
 
 from sqlml.compiler.types import CompiledProject
-from sqlml.graph.dag import DAG
+from sqlml.graph.dag import DAG, build_dag
 from sqlml.plan.types import Plan, Step, WarehouseState
 
 
@@ -69,12 +69,14 @@ def make_plan(
             )
         )
     inlined = tuple(n for n in dag.order if n in selected and n in ephemeral)
-    return Plan(_gate_on_tests(tuple(steps), dag), inlined, state.unreadable)
+    gated = _gate_on_tests(tuple(steps), dag)
+    build_dag({s.node: s.depends_on for s in gated})  # the steps' own order must be acyclic too
+    return Plan(gated, inlined, state.unreadable)
 
 
 def _gate_on_tests(steps: tuple[Step, ...], dag: DAG) -> tuple[Step, ...]:
     """Make the children of each tested node wait for that node's tests."""
-    planned = {s.node for s in steps}
+    planned = {s.node: s for s in steps}
     gates: dict[str, set[str]] = {}
     for step in steps:
         tested = getattr(step.spec, "attached_to", "") if step.kind == "test" else ""
@@ -82,8 +84,9 @@ def _gate_on_tests(steps: tuple[Step, ...], dag: DAG) -> tuple[Step, ...]:
             continue
         upstream = set(step.depends_on).union(*(dag.ancestors(p) for p in step.depends_on))
         for child in dag.children.get(tested, ()):
-            # A test that reads the child itself (e.g. relationships) cannot gate it.
-            if child in planned and child not in upstream and child != step.node:
+            # Tests do not gate each other, and a test that reads the child itself
+            # (e.g. relationships) cannot gate it.
+            if child in planned and planned[child].kind != "test" and child not in upstream:
                 gates.setdefault(child, set()).add(step.node)
     if not gates:
         return steps

@@ -90,6 +90,11 @@ def load_project(
                 config=_folder_config(folder_defaults, folders),
             )
         yml_paths += sorted([*base.rglob("*.yml"), *base.rglob("*.yaml")])
+    for seed_dir in spec.paths.seeds:  # seeds may be described next to their CSV files
+        if (root / seed_dir).is_dir():
+            yml_paths += sorted(
+                [*(root / seed_dir).rglob("*.yml"), *(root / seed_dir).rglob("*.yaml")]
+            )
     properties = read_properties(root, yml_paths)
 
     for name, (entry, display, index) in properties.models.items():

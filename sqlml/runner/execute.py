@@ -107,7 +107,10 @@ def execute_plan(
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     submit(settle(running.pop(future), future.result()))
-    return tuple(results[s.node] for s in plan.steps if s.node in results)
+    if len(results) != len(steps):  # every step either ran or was skipped; anything else is a bug
+        stuck = sorted(set(steps) - set(results))
+        raise RuntimeError(f"steps never became ready: {', '.join(stuck)}")
+    return tuple(results[s.node] for s in plan.steps)
 
 
 def _run_step(
