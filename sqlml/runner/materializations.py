@@ -81,12 +81,15 @@ def run_test(engine: Engine, step: Step, env: RunEnv) -> Outcome:
     from sqlml.compiler.datatests import count_is_failure
 
     config = step.spec.config
+    sql = (
+        step.sql if config.limit is None else f"select * from (\n{step.sql}\n) limit {config.limit}"
+    )
     if config.store_failures:
         engine.ensure_schema(step.relation.schema)
-        count = engine.build_table(step.relation, step.sql, step.existing) or 0
+        count = engine.build_table(step.relation, sql, step.existing) or 0
         where = f"; failing rows in {step.relation.display}"
     else:
-        count = int(engine.execute(f"select count(*) from (\n{step.sql}\n)")[0][0])
+        count = int(engine.execute(f"select count(*) from (\n{sql}\n)")[0][0])
         where = ""
     if count_is_failure(count, config.error_if) and config.severity == "error":
         return Outcome(count, "error", f"{_rows(count)} failed (error_if {config.error_if}){where}")

@@ -1,0 +1,3 @@
+select *
+from "memory"."main"."orders"
+where not (amount >= 0)

@@ -1,0 +1,3 @@
+select *
+from "memory"."main"."orders"
+where "order_id" is null

@@ -1,0 +1,3 @@
+select *
+from (select * from "memory"."main"."orders" where status <> 'cancelled')
+where "order" is null
