@@ -109,9 +109,9 @@ def extract_postgres(settings: Mapping[str, Any], *, source: str, root: Path) ->
         try:
             cursor.execute(sql)
             result: pa.Table = cursor.fetch_arrow_table()
-        except dbapi.Error as exc:
+        except (dbapi.Error, OSError) as exc:
             # 42P01: no such relation; 3F000: no such schema.
-            if table is not None and exc.sqlstate in ("42P01", "3F000"):
+            if table is not None and getattr(exc, "sqlstate", None) in ("42P01", "3F000"):
                 raise _missing_table(source, table, where, _postgres_tables(cursor)) from None
             raise _postgres_query_error(source, where, exc, sql, table) from None
     return conform_postgres(result, source=source)
