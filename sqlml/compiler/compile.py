@@ -139,7 +139,10 @@ def compile_project(project: Project, *, use_cache: bool = True) -> CompiledProj
     for node in prebuilt.values():
         depends[node.name] = node.depends_on
         if node.sql:
-            _write(project.root / node.compiled_path, node.sql, node.compiled_path, cache)
+            # compiled_path starts with the target folder's name
+            _write(
+                project.target_dir.parent / node.compiled_path, node.sql, node.compiled_path, cache
+            )
     try:
         dag = build_dag(depends)
     except GraphError as exc:
