@@ -304,6 +304,7 @@ def _node_config(model: ModelSource, rendered: Rendered) -> NodeConfig:
         tags=tuple(tags),
         enabled=True if spec.enabled is None else spec.enabled,
         meta=spec.meta or {},
+        contract=spec.contract is not None and spec.contract.enforced,
     )
 
 
@@ -449,6 +450,7 @@ def _fingerprint(sql: str, config: NodeConfig, parents: list[str]) -> str:
             config.alias,
             sorted(config.tags),
             sorted(config.meta.items(), key=lambda kv: kv[0]) if config.meta else [],
+            config.contract,
             parents,
         ],
         default=str,
