@@ -131,19 +131,26 @@ def _run_step(
             )
         outcome = build(engine, step, env)
     except ExecutionError as exc:
-        # The statement sent starts with one line of CREATE ... AS before the model's SQL.
-        line = max(exc.statement_line - 1, 0)
-        column = exc.statement_column if line else 0
+        if step.kind in ("source", "seed"):
+            # What to fix is the declaration (or the file it reads), not generated SQL.
+            location = Location(step.path)
+            hint = exc.hint or f"check the declaration of '{step.node}' in {step.path}"
+        else:
+            # The statement sent starts with one line of CREATE ... AS before the model's SQL.
+            line = max(exc.statement_line - 1, 0)
+            location = Location(step.compiled_path, line, exc.statement_column if line else 0)
+            hint = exc.hint or (
+                f"the SQL that ran is in {step.compiled_path}, rendered from {step.path}"
+            )
         error = ExecutionError(
-            f"model '{step.node}' failed: {exc.message}",
+            f"{step.kind} '{step.node}' failed: {exc.message}",
             node=step.node,
-            location=Location(step.compiled_path, line, column),
-            hint=exc.hint
-            or f"the SQL that ran is in {step.compiled_path}, rendered from {step.path}",
+            location=location,
+            hint=hint,
         )
         return _failed(step, started, time.perf_counter() - clock, error)
     except Exception as exc:  # a bug must not take the rest of the run down with it
-        error = ExecutionError(f"model '{step.node}' failed: {type(exc).__name__}: {exc}")
+        error = ExecutionError(f"{step.kind} '{step.node}' failed: {type(exc).__name__}: {exc}")
         return _failed(step, started, time.perf_counter() - clock, error)
     return NodeResult(
         node=step.node,

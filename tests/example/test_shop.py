@@ -1,0 +1,84 @@
+"""The example project at the repository root, built end to end from a copy."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sqlml import Context
+from sqlml.cli.main import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT_FILES = ["project.yml", "models", "macros", "seeds", "data_tests", "data/raw"]
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the example project, built once with `build` for the tests below."""
+    root = tmp_path_factory.mktemp("shop")
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, root / name)
+        else:
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, root / name)
+    result = Context(root).build()
+    assert result.success, [(r.node, r.message) for r in result.results if r.message]
+    return root
+
+
+def test_every_node_of_the_example_builds_and_passes_its_tests(shop: Path) -> None:
+    result = Context(shop).build()
+
+    kinds = {r.kind for r in result.results}
+    assert kinds == {"seed", "source", "model", "test"}
+    assert result.success
+    assert all(r.status == "success" for r in result.results)
+
+
+def test_a_second_run_succeeds(shop: Path) -> None:
+    assert Context(shop).run().success
+
+
+def test_the_example_unit_test_passes(shop: Path) -> None:
+    results = Context(shop).unit_test()
+
+    assert [(r.name, r.status) for r in results] == [
+        ("order_totals_add_items_and_shipping", "pass")
+    ]
+
+
+def test_a_failing_data_test_skips_the_right_downstream(shop: Path) -> None:
+    staging = shop / "models/staging/_staging.yml"
+    original = staging.read_text()
+    # Leave 'cancelled' out of the accepted statuses: the example data has cancelled orders.
+    staging.write_text(
+        original.replace(
+            "values: [placed, shipped, delivered, returned, cancelled]",
+            "values: [placed, shipped, delivered, returned]",
+        )
+    )
+    try:
+        result = CliRunner().invoke(cli, ["build", "--project-dir", str(shop)])
+        statuses = {}
+        for line in result.stdout.splitlines():
+            parts = line.split()
+            if len(parts) > 2 and "/" in parts[0]:
+                statuses[parts[2]] = parts[1]
+    finally:
+        staging.write_text(original)
+
+    assert result.exit_code == 1
+    failed = [name for name, status in statuses.items() if status == "ERROR"]
+    assert len(failed) == 1 and failed[0].startswith("accepted_values_stg_orders_status")
+    # Everything reading stg_orders waits for its tests, and is skipped...
+    for node in ["int_order_totals", "fct_orders", "dim_customers", "customer_lifetime_value"]:
+        assert statuses[node] == "SKIP", node
+    # ...while what does not depend on orders is built.
+    for node in ["stg_events", "int_sessions", "funnel_daily", "stg_products"]:
+        assert statuses[node] == "OK", node
+    assert "Error: " in result.stderr and "accepted_values_stg_orders_status" in result.stderr
