@@ -57,8 +57,11 @@ class Engine(Protocol):
         """Attach another database file read-only under ``alias`` for the duration."""
         ...
 
-    def build_view(self, relation: Relation, sql: str, existing: str | None) -> None:
-        """Create or replace ``relation`` as a view of ``sql``, atomically."""
+    def build_view(
+        self, relation: Relation, sql: str, existing: str | None, check: Check | None = None
+    ) -> None:
+        """Create or replace ``relation`` as a view of ``sql``, atomically; ``check`` as for
+        `build_table`."""
         ...
 
     def close(self) -> None: ...

@@ -50,6 +50,7 @@ class DuckDBEngine:
         self.database = str(row[0]) if row else ""
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._attach_lock = threading.Lock()
         self._cursors: list[Any] = []
         self.path = path
 
@@ -128,20 +129,29 @@ class DuckDBEngine:
 
     @contextmanager
     def attached(self, path: Path, alias: str) -> Iterator[None]:
-        cursor = self.cursor()
-        self._run(cursor, f"attach {_literal(str(path))} as {_quote(alias)} (read_only)")
-        try:
-            yield
-        finally:
-            self._run(cursor, f"detach {_quote(alias)}")
+        # One attachment at a time: the alias is shared, and DuckDB attaches a file only once.
+        with self._attach_lock:
+            cursor = self.cursor()
+            self._run(cursor, f"attach {_literal(str(path))} as {_quote(alias)} (read_only)")
+            try:
+                # Unqualified names in a source's query mean the attached file's tables.
+                self._run(cursor, f"use {_quote(alias)}")
+                yield
+            finally:
+                self._run(cursor, f"use {_quote(self.database)}")
+                self._run(cursor, f"detach {_quote(alias)}")
 
-    def build_view(self, relation: Relation, sql: str, existing: str | None) -> None:
+    def build_view(
+        self, relation: Relation, sql: str, existing: str | None, check: Check | None = None
+    ) -> None:
         cursor = self.cursor()
         cursor.execute("begin transaction")
         try:
             if existing == "table":
                 self._run(cursor, f"drop table {relation}")
             self._run(cursor, f"create or replace view {relation} as\n{sql}")
+            if check is not None:
+                check(self._columns(cursor, relation))
             cursor.execute("commit")
         except BaseException:
             cursor.execute("rollback")
@@ -175,7 +185,7 @@ class DuckDBEngine:
 
 def _translate(exc: Exception, sql: str) -> ExecutionError:
     """A DuckDB error as an ExecutionError; ``line`` is relative to the statement sent."""
-    text = str(exc)
+    text = _shorten(str(exc))
     match = _LINE.search(text)
     line = int(match.group(1)) if match else 0
     column = 0
@@ -188,6 +198,17 @@ def _translate(exc: Exception, sql: str) -> ExecutionError:
     return ExecutionError(
         text.split("\n\nLINE")[0].strip(), statement_line=line, statement_column=max(column, 0)
     )
+
+
+def _shorten(text: str) -> str:
+    """DuckDB's CSV errors append a 20-line dump of the sniffer's settings: keep what helps."""
+    if "CSV Error on Line" not in text:
+        return text
+    head = text.split("\n\n", 1)[0]
+    file = next(
+        (line.strip() for line in text.splitlines() if line.strip().startswith("file =")), ""
+    )
+    return f"{head}\n({file})" if file else head
 
 
 def _first_line(exc: Exception) -> str:

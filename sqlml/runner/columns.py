@@ -56,7 +56,7 @@ def column_check(
             what = "contract" if exact else "declared columns"
             raise ExecutionError(
                 f"'{node}' does not match its {what}: " + "; ".join(problems),
-                hint="the previous table was kept; change the SQL or the columns in YAML",
+                hint="nothing was replaced; change the query or the declared columns",
             )
 
     return check

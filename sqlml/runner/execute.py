@@ -133,7 +133,7 @@ def _run_step(
     except ExecutionError as exc:
         if step.kind in ("source", "seed"):
             # What to fix is the declaration (or the file it reads), not generated SQL.
-            location = Location(step.path)
+            location = Location(step.path, getattr(step.spec, "line", 0))
             hint = exc.hint or f"check the declaration of '{step.node}' in {step.path}"
         else:
             # The statement sent starts with one line of CREATE ... AS before the model's SQL.
@@ -142,8 +142,10 @@ def _run_step(
             hint = exc.hint or (
                 f"the SQL that ran is in {step.compiled_path}, rendered from {step.path}"
             )
+        prefix = f"{step.kind} '{step.node}'"
+        message = exc.message.removeprefix(f"{prefix}: ")  # loaders name the source themselves
         error = ExecutionError(
-            f"{step.kind} '{step.node}' failed: {exc.message}",
+            f"{prefix} failed: {message}",
             node=step.node,
             location=location,
             hint=hint,
@@ -160,7 +162,9 @@ def _run_step(
         started_at=started,
         duration_s=time.perf_counter() - clock,
         rows=outcome.rows,
-        message=outcome.message,
+        message=f"{step.kind} '{step.node}' failed: {outcome.message}"
+        if outcome.status == "error"
+        else outcome.message,
         fingerprint=step.fingerprint,
         kind=step.kind,
     )

@@ -55,7 +55,8 @@ def check_freshness(engine: Engine, nodes: Sequence[CompiledNode]) -> list[Fresh
         column = '"' + table.loaded_at.replace('"', '""') + '"'
         try:
             newest, age = engine.execute(
-                f"select max({column})::timestamptz, "
+                # read back as a UTC timestamp without zone: timestamptz values need pytz
+                f"select max({column})::timestamptz at time zone 'UTC', "
                 f"epoch(now() - max({column})::timestamptz) from {node.relation}"
             )[0]
         except ExecutionError as exc:

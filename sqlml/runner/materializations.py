@@ -32,11 +32,8 @@ def build_table(engine: Engine, step: Step, env: RunEnv) -> Outcome:
 
 
 def build_view(engine: Engine, step: Step, env: RunEnv) -> Outcome:
-    engine.build_view(step.relation, step.sql, step.existing)
-    if step.contract:
-        check = column_check(engine, step.node, step.declared_columns, exact=True)
-        if check is not None:
-            check(engine.columns(step.relation))
+    check = column_check(engine, step.node, step.declared_columns, exact=step.contract)
+    engine.build_view(step.relation, step.sql, step.existing, check)
     return Outcome()
 
 
@@ -50,7 +47,7 @@ def land_source(engine: Engine, step: Step, env: RunEnv) -> Outcome:
         path = env.root / str(table.settings["path"])
         if not path.is_file():
             raise ExecutionError(
-                f"source '{step.node}': no DuckDB file at {table.settings['path']}",
+                f"no DuckDB file at {table.settings['path']}",
                 hint="check `duckdb: path:` (relative to the project folder)",
             )
         with engine.attached(path, ATTACH_ALIAS):
@@ -66,7 +63,7 @@ def check_existing(engine: Engine, step: Step, env: RunEnv) -> Outcome:
     columns = engine.columns(step.relation)
     if not columns:
         raise ExecutionError(
-            f"source '{step.node}': table {step.relation.display} does not exist",
+            f"table {step.relation.display} does not exist",
             hint="create it, or say where to load it from (file, duckdb, sqlite, postgres "
             "or python) in the source's YAML",
         )
@@ -91,15 +88,17 @@ def run_test(engine: Engine, step: Step, env: RunEnv) -> Outcome:
     else:
         count = int(engine.execute(f"select count(*) from (\n{sql}\n)")[0][0])
         where = ""
-    if count_is_failure(count, config.error_if) and config.severity == "error":
-        return Outcome(count, "error", f"{_rows(count)} failed (error_if {config.error_if}){where}")
-    if count_is_failure(count, config.warn_if) or count_is_failure(count, config.error_if):
-        return Outcome(count, "warn", f"{_rows(count)} failed (warn_if {config.warn_if}){where}")
+    # As in dbt: with severity error, error_if decides failure and warn_if a warning;
+    # with severity warn, only warn_if counts.
+    if config.severity == "error" and count_is_failure(count, config.error_if):
+        return Outcome(count, "error", f"{_rows(count)} (error_if {config.error_if}){where}")
+    if count_is_failure(count, config.warn_if):
+        return Outcome(count, "warn", f"{_rows(count)} (warn_if {config.warn_if}){where}")
     return Outcome(count)
 
 
 def _rows(n: int) -> str:
-    return "1 row" if n == 1 else f"{n} rows"
+    return "1 failing row" if n == 1 else f"{n} failing rows"
 
 
 MATERIALIZATIONS: dict[str, Callable[[Engine, Step, RunEnv], Outcome]] = {
