@@ -14,7 +14,9 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 demo: $(BIN)/.installed
-	$(BIN)/sqlml run
+	$(BIN)/sqlml build
+	$(BIN)/sqlml unit-test
+	$(BIN)/sqlml freshness
 	$(BIN)/sqlml ls -s tag:marts
 
 test: lint unit
