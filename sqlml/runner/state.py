@@ -6,7 +6,6 @@ Plain tables, so BI tools and SQL users can read them: ``<state_schema>.runs`` a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -81,8 +80,9 @@ def record_run_end(engine: Engine, schema: str, run: RunResult, plan: Plan) -> R
 
     Returns the run with the schema changes since each node's previous build.
     """
-    rows: list[Sequence[Any]] = [
-        (
+    columns: list[list[Any]] = [[] for _ in range(11)]
+    for r in run.results:
+        row = (
             run.run_id,
             r.node,
             r.kind,
@@ -95,15 +95,14 @@ def record_run_end(engine: Engine, schema: str, run: RunResult, plan: Plan) -> R
             r.fingerprint or None,
             r.message,
         )
-        for r in run.results
-    ]
-    for start in range(0, len(rows), 200):
-        chunk = rows[start : start + 200]
-        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
-        engine.execute(
-            f"insert into {_q(schema)}.node_results values {values}",
-            [value for row in chunk for value in row],
-        )
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    if run.results:
+        # One statement whatever the size: each column goes as one list parameter, and the
+        # lists are unnested side by side. Rows as parameters cost about 0.2 ms each (2 s for
+        # 10,000 nodes); this costs about 0.1 s for 10,000, and needs no pyarrow import.
+        unnested = ", ".join(f"unnest(${i})" for i in range(1, len(columns) + 1))
+        engine.execute(f"insert into {_q(schema)}.node_results select {unnested}", columns)
     engine.execute(
         f"update {_q(schema)}.runs set finished_at = ?, status = ?, nodes_success = ?, "
         "nodes_error = ?, nodes_skipped = ? where run_id = ?",
