@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from pathlib import Path
 from typing import Any
 
@@ -69,32 +69,31 @@ def load_project(
 
     models: dict[str, ModelSource] = {}
     yml_paths: list[Path] = []
+    folder_configs: dict[str, dict[str, Any]] = {}
+    top = str(root)
     for models_dir in spec.paths.models:
-        base = root / models_dir
-        if not base.is_dir():
-            continue
-        for sql_path in sorted(p for p in base.rglob("*.sql") if p.is_file()):
-            rel = sql_path.relative_to(root).as_posix()
-            name = sql_path.stem
+        found = _find(top, models_dir, (".sql", ".yml", ".yaml"), files_only={".sql"})
+        for rel in found[".sql"]:
+            name = _stem(rel)
             if name in models:
                 raise ConfigError(
                     f"two models are named '{name}': {models[name].path} and {rel}",
                     location=Location(rel),
                     hint="model names must be unique across the project; rename one file",
                 )
-            folders = sql_path.parent.relative_to(base).parts
+            folder = rel.rpartition("/")[0]
+            config = folder_configs.get(folder)
+            if config is None:
+                # The folders below the models folder, as pathlib would split them.
+                below = Path(top, folder).relative_to(Path(top, models_dir)).parts
+                config = folder_configs[folder] = _folder_config(folder_defaults, below)
             models[name] = ModelSource(
-                name=name,
-                path=rel,
-                sql=read_text(sql_path, rel),
-                config=_folder_config(folder_defaults, folders),
+                name=name, path=rel, sql=_read_source(top, rel), config=dict(config)
             )
-        yml_paths += sorted([*base.rglob("*.yml"), *base.rglob("*.yaml")])
+        yml_paths += [root / rel for rel in _sorted(found[".yml"] + found[".yaml"])]
     for seed_dir in spec.paths.seeds:  # seeds may be described next to their CSV files
-        if (root / seed_dir).is_dir():
-            yml_paths += sorted(
-                [*(root / seed_dir).rglob("*.yml"), *(root / seed_dir).rglob("*.yaml")]
-            )
+        found = _find(top, seed_dir, (".yml", ".yaml"))
+        yml_paths += [root / rel for rel in _sorted(found[".yml"] + found[".yaml"])]
     properties = read_properties(root, yml_paths)
 
     for name, (entry, display, index) in properties.models.items():
@@ -112,10 +111,10 @@ def load_project(
 
     macros = []
     for macros_dir in spec.paths.macros:
-        for macro_path in sorted((root / macros_dir).glob("**/*.sql")):
-            text = read_text(macro_path, macro_path.relative_to(root).as_posix())
+        for rel in _find(top, macros_dir, (".sql",))[".sql"]:
+            text = read_text(root / rel, rel)
             digest.update(text.encode())
-            macros.append(MacroFile(macro_path.relative_to(root).as_posix(), text))
+            macros.append(MacroFile(rel, text))
 
     return Project(
         root=root,
@@ -161,15 +160,15 @@ def _seeds(root: Path, seed_dirs: list[str], properties: Properties) -> tuple[Se
     """CSV files under the seed folders, with what properties files say about them."""
     found: dict[str, SeedSource] = {}
     for seed_dir in seed_dirs:
-        for csv_path in sorted((root / seed_dir).rglob("*.csv")):
-            rel = csv_path.relative_to(root).as_posix()
-            if csv_path.stem in found:
+        for rel in _find(str(root), seed_dir, (".csv",))[".csv"]:
+            name = _stem(rel)
+            if name in found:
                 raise ConfigError(
-                    f"two seeds are named '{csv_path.stem}': {found[csv_path.stem].path} and {rel}",
+                    f"two seeds are named '{name}': {found[name].path} and {rel}",
                     location=Location(rel),
                     hint="seed names must be unique; rename one file",
                 )
-            found[csv_path.stem] = SeedSource(name=csv_path.stem, path=rel)
+            found[name] = SeedSource(name=name, path=rel)
     for name, (entry, display, index) in properties.seeds.items():
         if name not in found:
             raise ConfigError(
@@ -213,10 +212,69 @@ def _singular_tests(root: Path, test_dirs: list[str]) -> list[DataTest]:
     """SQL files returning failing rows, one test each."""
     tests = []
     for test_dir in test_dirs:
-        for sql_path in sorted(p for p in (root / test_dir).rglob("*.sql") if p.is_file()):
-            rel = sql_path.relative_to(root).as_posix()
-            tests.append(DataTest("", None, rel, sql=read_text(sql_path, rel), name=sql_path.stem))
+        for rel in _find(str(root), test_dir, (".sql",), files_only={".sql"})[".sql"]:
+            sql = _read_source(str(root), rel)
+            tests.append(DataTest("", None, rel, sql=sql, name=_stem(rel)))
     return tests
+
+
+def _find(
+    root: str, folder: str, suffixes: tuple[str, ...], *, files_only: Set[str] = frozenset()
+) -> dict[str, list[str]]:
+    """Project-relative POSIX paths under ``root/folder`` ending in each of ``suffixes``.
+
+    What ``sorted(Path(root, folder).rglob("*" + suffix))`` finds, in the same order, without
+    a Path object per file (10,000 of them cost about half a second): symbolic links to
+    folders are not followed, unreadable folders are skipped, a missing folder finds nothing.
+    For the suffixes in ``files_only``, only files (or links to files) are kept.
+    """
+    found: dict[str, list[str]] = {suffix: [] for suffix in suffixes}
+    start = Path(root, folder)
+    prefix = start.relative_to(root).as_posix()
+    pending = [(str(start), "" if prefix == "." else prefix + "/")]
+    while pending:
+        directory, rel = pending.pop()
+        try:
+            with os.scandir(directory) as entries:
+                listed = list(entries)
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            continue
+        for entry in listed:
+            name = entry.name
+            for suffix in suffixes:
+                if name.endswith(suffix) and (suffix not in files_only or entry.is_file()):
+                    found[suffix].append(rel + name)
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((entry.path, rel + name + "/"))
+            except OSError:
+                continue
+    return {suffix: _sorted(paths) for suffix, paths in found.items()}
+
+
+def _sorted(paths: list[str]) -> list[str]:
+    """In the order pathlib sorts paths: by component, so ``a/x`` comes before ``a-b/x``."""
+    return sorted(paths, key=lambda path: path.split("/"))
+
+
+def _stem(path: str) -> str:
+    """The file name without its last suffix, as ``Path.stem`` gives it."""
+    name = path.rpartition("/")[2]
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
+
+
+def _read_source(root: str, rel: str) -> str:
+    """A source file's text, with line endings read as pathlib's ``read_text`` reads them."""
+    with open(root + "/" + rel, "rb") as handle:  # "/" works on Windows too
+        data = handle.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return read_text(Path(root, rel), rel)  # raises the error naming file and line
+    if "\r" in text:  # universal newlines, as text mode reads them
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
 
 
 def _with_properties(model: ModelSource, entry: Any, display: str) -> ModelSource:
