@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 import re
+import threading
+from typing import Any
 
 from sqlml.compiler.types import Parsed, TableRead
 from sqlml.errors import CompileError, Location, underline
 
 DIALECT = "duckdb"
+
+# One tokenizer and parser per thread, reused: both reset themselves for each text, and
+# building them costs about a tenth of parsing a small model.
+_tools = threading.local()
+
+
+def _parse_statements(sql: str) -> list[Any]:
+    """``sqlglot.parse(sql, read=DIALECT)``, with the dialect's tokenizer and parser reused."""
+    tools = getattr(_tools, "pair", None)
+    if tools is None:
+        from sqlglot.dialects.dialect import Dialect
+
+        dialect = Dialect.get_or_raise(DIALECT)
+        tools = _tools.pair = (dialect.tokenizer(), dialect.parser())
+    tokenizer, parser = tools
+    return list(parser.parse(tokenizer.tokenize(sql), sql))
 
 
 def parse_sql(sql: str, *, node: str, compiled_path: str, source_path: str) -> Parsed:
@@ -19,12 +37,11 @@ def parse_sql(sql: str, *, node: str, compiled_path: str, source_path: str) -> P
         compiled_path: where the rendered SQL is written (the coordinates of the error).
         source_path: the template it came from, named in the error too.
     """
-    import sqlglot
     from sqlglot import exp
     from sqlglot.errors import ParseError, TokenError
 
     try:
-        statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
+        statements = [s for s in _parse_statements(sql) if s is not None]
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         line, column = int(first.get("line") or 1), int(first.get("col") or 1)
@@ -59,9 +76,16 @@ def parse_sql(sql: str, *, node: str, compiled_path: str, source_path: str) -> P
             "sqlml writes the CREATE statement",
         )
     tree = statements[0]
-    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    # One walk of the tree (breadth first, as find_all): tables in the order they are found.
+    ctes: set[str] = set()
+    found: list[Any] = []
+    for expression in tree.walk():
+        if isinstance(expression, exp.Table):
+            found.append(expression)
+        elif isinstance(expression, exp.CTE):
+            ctes.add(expression.alias_or_name.lower())
     tables = []
-    for table in tree.find_all(exp.Table):
+    for table in found:
         identifier = table.this
         if not isinstance(identifier, exp.Identifier):
             continue  # a table function: read_csv(...), range(...), ...
