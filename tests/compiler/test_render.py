@@ -67,6 +67,115 @@ def test_fast_path_renders_like_jinja(template: str) -> None:
     assert_same(*render_both(template))
 
 
+MACROS = (
+    (
+        "macros/money.sql",
+        """\
+{% macro money(column, scale=2) -%}
+round({{ column }} / 100, {{ scale }})
+{%- endmacro %}
+
+{% macro pick(name) %}{{ ref(name) }}{% endmacro %}
+
+{% macro as_view() -%}
+{{ config(materialized='view', tags=['m']) }}
+{%- endmacro %}
+
+{% macro region() %}{{ env_var('"""
+        + UNSET
+        + """', 'eu') }}{% endmacro %}
+
+{% macro lines(items) %}
+{%- for item in items %}
+  {{ item }} as c{{ loop.index }},
+{%- endfor %}
+{{ var('limit') }}
+{% endmacro %}
+{% macro outer(x) %}[{{ money(x) }}]{% endmacro %}
+""",
+    ),
+)
+JINJA = JinjaRenderer(MACROS, {})
+MACRO_TAGS = st.sampled_from(
+    [
+        "{{ money('amount') }}",
+        "{{money('amount',3)}}",
+        "{{ money(column='price', scale=0) }}",
+        "{{ money(-1.5) }}",
+        "{{ pick('orders') }}",
+        "{{ as_view() }}",
+        "{{ region() }}",
+        "{{ lines(['a', 'b']) }}",
+        "{{ lines([]) }}",
+        "{{ outer('x') }}",
+        "{{ money({'a': [1, (2, 3)]}) }}",
+    ]
+)
+MACRO_TEMPLATES = st.lists(st.one_of(SQL_TEXT, SIMPLE_TAGS, MACRO_TAGS), max_size=8).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(MACRO_TEMPLATES)
+def test_fast_path_calls_macros_like_jinja(template: str) -> None:
+    os.environ.pop(UNSET, None)
+    fast = render_fast(RenderContext("m", "models/m.sql", VARS), template, JINJA)
+    jinja = JINJA.render(RenderContext("m", "models/m.sql", VARS), template)
+
+    assert_same(fast, jinja)
+
+
+@pytest.mark.parametrize(
+    ("template", "macros"),
+    [
+        ("select {{ nope_macro() }}", MACROS),  # not a macro: Jinja reports it
+        ("select {{ money(1, 2, 3) }}", MACROS),  # too many arguments
+        ("select {{ money('a') | upper }}", MACROS),
+        ("select {{ money(a) }}", MACROS),
+        ("select {{ money({1, 2}) }}", MACROS),  # a set: Jinja has no such literal
+        ("select {{ money('a\\n') }}", MACROS),
+        (
+            "select {{ broken() }}",
+            (("macros/b.sql", "{% macro broken() %}{{ nope }}{% endmacro %}"),),
+        ),
+        (
+            "select {{ ref('a') }}, {{ m() }}",
+            (("macros/r.sql", "{% macro ref(x) %}{% endmacro %}{% macro m() %}{% endmacro %}"),),
+        ),
+        (
+            "select {{ ref('a') }}, {{ m() }}",
+            (("macros/r.sql", "{% set ref = 1 %}{% macro m() %}{% endmacro %}"),),
+        ),
+        ("select {{ m() }}", (("macros/r.sql", "{% macro m() %}{% endmacro %}{% if %}"),)),
+    ],
+)
+def test_macro_calls_that_jinja_must_render_are_left_to_it(
+    template: str, macros: tuple[tuple[str, str], ...]
+) -> None:
+    jinja = JinjaRenderer(macros, {})
+
+    assert render_fast(RenderContext("m", "models/m.sql", VARS), template, jinja) is None
+
+
+def test_a_macro_call_is_rendered_without_compiling_the_model() -> None:
+    jinja = JinjaRenderer(MACROS, {})
+    compiled: list[str] = []
+    original = jinja._compile
+
+    def compile_and_note(source: str, path: str) -> object:
+        compiled.append(path)
+        return original(source, path)
+
+    jinja._compile = compile_and_note  # type: ignore[method-assign]
+    for _ in range(3):
+        rendered = render_fast(
+            RenderContext("m", "models/m.sql", VARS), "select {{ money('amount') }} as x", jinja
+        )
+        assert rendered is not None
+        assert rendered.text == "select round(amount / 100, 2) as x"
+
+    assert compiled == ["macros/money.sql"]  # the macro file, once
+
+
 @pytest.mark.parametrize(
     "template",
     [
