@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +69,25 @@ def save_cache(cache: CompileCache, path: Path, keep: set[str]) -> None:
         "written": cache.written,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as handle:
+        pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(path)
+
+
+def forget_written(path: Path, keys: Iterable[str]) -> None:
+    """Drop what the cache knows of some compiled files (rewritten by a compile that did not
+    use the cache), so the next compile writes them again; renders and parses are kept."""
+    try:
+        with path.open("rb") as handle:
+            data = pickle.load(handle)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        return
+    if not isinstance(data, dict) or data.get("format") != _FORMAT:
+        return
+    written = data.get("written", {})
+    for key in keys:
+        written.pop(key, None)
     tmp = path.with_suffix(".tmp")
     with tmp.open("wb") as handle:
         pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)

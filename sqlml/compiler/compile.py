@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from sqlml.compiler.cache import CompileCache, load_cache, save_cache
-from sqlml.compiler.render import (
-    PLACEHOLDER_RE,
-    THIS,
-    JinjaRenderer,
-    RenderContext,
-    render_fast,
+from sqlml.compiler.cache import CompileCache, forget_written, load_cache, save_cache
+from sqlml.compiler.link import (
+    check_refs,
+    cross_check,
+    cte_name,
+    fingerprint,
+    inline_ephemerals,
+    resolve,
+)
+from sqlml.compiler.render import JinjaRenderer, RenderContext, recording_env_reads, render_fast
+from sqlml.compiler.snapshot import (
+    SNAPSHOT_FILE,
+    Nodes,
+    inputs_key,
+    load_snapshot,
+    nodes_key,
+    save_snapshot,
 )
 from sqlml.compiler.sqlparse import parse_sql
 from sqlml.compiler.statics import static_nodes
@@ -27,15 +35,13 @@ from sqlml.compiler.testnodes import (
     singular_spec,
 )
 from sqlml.compiler.types import CompiledNode, CompiledProject, Parsed, Relation, Rendered
-from sqlml.errors import CompileError, GraphError, Location, SqlmlError, did_you_mean, underline
+from sqlml.compiler.writer import CompiledFiles
+from sqlml.errors import CompileError, GraphError, Location, SqlmlError, did_you_mean
 from sqlml.graph.dag import build_dag
 from sqlml.project.types import ModelSource, NodeConfig, Project
 
 CACHE_FILE = ".cache/compile.pickle"
-_TRAILING_SEMICOLONS = re.compile(r"[\s;]*;\s*$")
-_LEADING_WITH = re.compile(
-    r"^(\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*)with(\s+recursive)?\b", re.I | re.S
-)
+Write = Callable[[Path, str, str], None]  # (path, sql, cache key)
 
 
 def compile_project(project: Project, *, use_cache: bool = True) -> CompiledProject:
@@ -43,13 +49,38 @@ def compile_project(project: Project, *, use_cache: bool = True) -> CompiledProj
     parse and cross-check their SQL; write the queries that land seeds and sources, and the
     queries of data tests.
 
-    Writes the SQL of each node under ``target/compiled/``. Unchanged templates are neither
-    rendered nor parsed again when ``use_cache`` is set.
+    Writes the SQL of each node under ``target/compiled/``. With ``use_cache``, unchanged
+    templates are neither rendered nor parsed again, and when nothing the compile reads has
+    changed since the last compile without errors, its nodes are loaded whole and nothing is
+    written (see `sqlml.compiler.snapshot`).
 
     A node that fails (template or SQL error, unknown ref, undeclared table) carries its error
     and the rest of the project compiles, so a run can still build what does not depend on it.
     A dependency cycle raises GraphError.
     """
+    snapshot_path = project.target_dir / SNAPSHOT_FILE
+    key = inputs_key(project) if use_cache else None
+    if key is not None:
+        nodes = load_snapshot(snapshot_path, key, project.target_dir / CACHE_FILE)
+        if nodes is not None:
+            return CompiledProject(project, nodes)
+    # This compile rewrites compiled files: a snapshot of other inputs must not outlive them.
+    snapshot_path.unlink(missing_ok=True)
+    with recording_env_reads() as env_reads:
+        compiled, folders = _compile(project, use_cache, env_reads)
+    assert isinstance(compiled.nodes, Nodes)
+    if key is not None and not compiled.errors:
+        compiled.nodes.inputs_key = nodes_key(key, env_reads)
+        save_snapshot(
+            snapshot_path, key, env_reads, folders, compiled.nodes, project.target_dir / CACHE_FILE
+        )
+    return compiled
+
+
+def _compile(
+    project: Project, use_cache: bool, env_reads: dict[str, str | None]
+) -> tuple[CompiledProject, set[str]]:
+    """The whole compile; returns the compiled project and the folders of its files."""
     cache = (
         load_cache(project.target_dir / CACHE_FILE, project.environment_hash)
         if use_cache
@@ -63,6 +94,8 @@ def compile_project(project: Project, *, use_cache: bool = True) -> CompiledProj
     configs: dict[str, NodeConfig] = {}
     errors: dict[str, SqlmlError] = {}
     renders = 0
+    validated: dict[str, NodeConfig] = {}
+    jinja = renderer.get() if project.macros else None
     for model in templates:
         digest = hashlib.sha256(model.sql.encode()).hexdigest()
         result = cache.render(model.path, digest)
@@ -70,12 +103,16 @@ def compile_project(project: Project, *, use_cache: bool = True) -> CompiledProj
         try:
             if result is None:
                 renders += 1
-                result = render_fast(ctx, model.sql)
+                result = render_fast(ctx, model.sql, jinja)
                 if result is None:
                     ctx = RenderContext(model.name, model.path, project.vars)
                     result = renderer.get().render(ctx, model.sql)
                 cache.store_render(model.path, digest, result)
-            config = _node_config(model, result) if kinds[model.name] == "model" else TEST_CONFIG
+            env_reads.update(result.env_vars)
+            if kinds[model.name] == "model":
+                config = _node_config(model, result, validated)
+            else:
+                config = TEST_CONFIG
         except SqlmlError as exc:
             _place(exc, model.name)
             errors[model.name] = exc
@@ -99,6 +136,109 @@ def compile_project(project: Project, *, use_cache: bool = True) -> CompiledProj
     disabled = {m.name for m in project.models} - set(configs)
     ephemeral = {name for name, config in configs.items() if config.materialized == "ephemeral"}
     sources = {t.name: t for t in templates}
+    files = CompiledFiles(cache.written)
+    folders: set[str] = set()
+
+    def write(path: Path, sql: str, key: str) -> None:
+        files.write(path, sql, key)
+        folders.add(str(path.parent))
+
+    try:
+        bodies, parsed, parses, keep = _link(
+            project,
+            rendered,
+            kinds,
+            sources,
+            relations,
+            refable,
+            disabled,
+            ephemeral,
+            errors,
+            cache,
+            write,
+        )
+        depends = {
+            name: tuple(dict.fromkeys(c.node for c in result.refs if c.node in relations))
+            for name, result in rendered.items()
+        }
+        for name in errors:
+            depends.setdefault(name, ())
+        prebuilt = {node.name: node for node in static}
+        for node in build_test_nodes(project, relations, renderer.get, taken=set(relations)):
+            prebuilt[node.name] = node
+        for node in prebuilt.values():
+            depends[node.name] = node.depends_on
+            if node.sql:
+                # compiled_path starts with the target folder's name
+                write(project.target_dir.parent / node.compiled_path, node.sql, node.compiled_path)
+        try:
+            dag = build_dag(depends)
+        except GraphError as exc:
+            if exc.node in sources:
+                exc.location = Location(sources[exc.node].path)
+            for name, sql in bodies.items():  # the files not written yet, as they render
+                if any(p in ephemeral for p in depends[name]):
+                    path = sources[name].path
+                    write(project.target_dir / "compiled" / path, sql, path)
+            raise
+        nodes = Nodes()
+        for name in dag.order:
+            parents = [nodes[p].fingerprint for p in depends[name]]
+            if name in prebuilt:
+                node = prebuilt[name]
+                nodes[name] = replace(
+                    node,
+                    fingerprint=fingerprint(node.sql, node.config, [node.fingerprint, *parents])
+                    if node.error is None
+                    else "",
+                )
+                continue
+            nodes[name] = _model_node(
+                project,
+                name,
+                sources[name],
+                kinds[name],
+                configs[name],
+                depends,
+                bodies,
+                parsed,
+                errors,
+                nodes,
+                ephemeral,
+                relations,
+                parents,
+                write,
+            )
+    finally:
+        written = files.close()
+    if written:
+        cache.written.update(written)
+        cache.dirty = True
+    if use_cache:
+        save_cache(cache, project.target_dir / CACHE_FILE, keep)
+    elif written:
+        forget_written(project.target_dir / CACHE_FILE, written)
+    return CompiledProject(project, nodes, rendered=renders, parsed=parses), folders
+
+
+def _link(
+    project: Project,
+    rendered: Mapping[str, Rendered],
+    kinds: Mapping[str, str],
+    sources: Mapping[str, ModelSource],
+    relations: Mapping[str, Relation],
+    refable: set[str],
+    disabled: set[str],
+    ephemeral: set[str],
+    errors: dict[str, SqlmlError],
+    cache: CompileCache,
+    write: Write,
+) -> tuple[dict[str, str], dict[str, Parsed], int, set[str]]:
+    """Resolve, write, parse and cross-check every rendered node; failures go to ``errors``.
+
+    Returns each node's own SQL and parse, how many texts were parsed, and the digests of the
+    parses in use. A node that reads an ephemeral model is written later, with it inlined.
+    """
     compiled_root = project.target_dir / "compiled"
     bodies: dict[str, str] = {}
     parsed: dict[str, Parsed] = {}
@@ -108,9 +248,11 @@ def compile_project(project: Project, *, use_cache: bool = True) -> CompiledProj
         model = sources[name]
         compiled_path = _compiled_path(project, model.path)
         try:
-            _check_refs(model, kinds[name], result, relations, refable, disabled)
-            sql = _resolve(result.text, relations, ephemeral, name)
-            _write(compiled_root / model.path, sql, model.path, cache)
+            check_refs(model, kinds[name], result, relations, refable, disabled)
+            sql = resolve(result.text, relations, ephemeral, name)
+            if not any(c.node in ephemeral for c in result.refs):
+                write(compiled_root / model.path, sql, model.path)
+            bodies[name] = sql
             sql_digest = hashlib.sha256(sql.encode()).hexdigest()
             keep.add(sql_digest)
             parse = cache.parses.get(sql_digest)
@@ -120,86 +262,66 @@ def compile_project(project: Project, *, use_cache: bool = True) -> CompiledProj
                     sql, node=name, compiled_path=compiled_path, source_path=model.path
                 )
                 cache.store_parse(sql_digest, parse)
-            _cross_check(model, result, parse, sql, relations, ephemeral, compiled_path)
+            cross_check(model, result, parse, sql, relations, ephemeral, compiled_path)
         except SqlmlError as exc:
             _place(exc, name)
             errors[name] = exc
             continue
-        bodies[name], parsed[name] = sql, parse
+        parsed[name] = parse
+    return bodies, parsed, parses, keep
 
-    depends = {
-        name: tuple(dict.fromkeys(c.node for c in result.refs if c.node in relations))
-        for name, result in rendered.items()
-    }
-    for name in errors:
-        depends.setdefault(name, ())
-    prebuilt = {node.name: node for node in static}
-    for node in build_test_nodes(project, relations, renderer.get, taken=set(relations)):
-        prebuilt[node.name] = node
-    for node in prebuilt.values():
-        depends[node.name] = node.depends_on
-        if node.sql:
-            # compiled_path starts with the target folder's name
-            _write(
-                project.target_dir.parent / node.compiled_path, node.sql, node.compiled_path, cache
-            )
-    try:
-        dag = build_dag(depends)
-    except GraphError as exc:
-        if exc.node in sources:
-            exc.location = Location(sources[exc.node].path)
-        raise
-    nodes: dict[str, CompiledNode] = {}
-    for name in dag.order:
-        parents = [nodes[p].fingerprint for p in depends[name]]
-        if name in prebuilt:
-            node = prebuilt[name]
-            nodes[name] = replace(
-                node,
-                fingerprint=_fingerprint(node.sql, node.config, [node.fingerprint, *parents])
-                if node.error is None
-                else "",
-            )
-            continue
-        model = sources[name]
-        error = errors.get(name)
-        failed_ephemeral = next(
-            (p for p in depends[name] if p in ephemeral and nodes[p].error is not None), None
+
+def _model_node(
+    project: Project,
+    name: str,
+    model: ModelSource,
+    kind: str,
+    config: NodeConfig,
+    depends: Mapping[str, tuple[str, ...]],
+    bodies: Mapping[str, str],
+    parsed: Mapping[str, Parsed],
+    errors: Mapping[str, SqlmlError],
+    nodes: Mapping[str, CompiledNode],
+    ephemeral: set[str],
+    relations: Mapping[str, Relation],
+    parents: list[str],
+    write: Write,
+) -> CompiledNode:
+    """A model or singular test as a node, its ephemeral parents inlined into its SQL."""
+    error = errors.get(name)
+    failed_ephemeral = next(
+        (p for p in depends[name] if p in ephemeral and nodes[p].error is not None), None
+    )
+    if error is None and failed_ephemeral is not None:
+        error = CompileError(
+            f"model '{name}' inlines ephemeral model '{failed_ephemeral}', which failed",
+            node=name,
+            location=Location(model.path),
+            hint=f"fix '{failed_ephemeral}' first",
         )
-        if error is None and failed_ephemeral is not None:
-            error = CompileError(
-                f"model '{name}' inlines ephemeral model '{failed_ephemeral}', which failed",
-                node=name,
-                location=Location(model.path),
-                hint=f"fix '{failed_ephemeral}' first",
-            )
-        sql = ""
-        if error is None:
-            sql = _inline_ephemerals(name, bodies, depends, ephemeral, parsed)
-            if sql != bodies[name]:
-                _write(compiled_root / model.path, sql, model.path, cache)
-        config = configs[name]
-        kind = kinds[name]
-        nodes[name] = CompiledNode(
-            name=name,
-            kind=kind,
-            path=model.path,
-            config=config,
-            relation=_own_relation(name, kind, relations, ephemeral, project),
-            sql=sql,
-            body_sql=bodies.get(name, ""),
-            depends_on=depends[name],
-            columns=parsed[name].columns if name in parsed else (),
-            declared_columns=model.columns,
-            description=model.description,
-            fingerprint="" if error else _fingerprint(sql, config, parents),
-            compiled_path=_compiled_path(project, model.path),
-            error=error,
-            spec=singular_spec(name) if kind == "test" else None,
-        )
-    if use_cache:
-        save_cache(cache, project.target_dir / CACHE_FILE, keep)
-    return CompiledProject(project, nodes, rendered=renders, parsed=parses)
+    sql = ""
+    if error is None:
+        sql = inline_ephemerals(name, bodies, depends, ephemeral, parsed)
+    if name in bodies and any(p in ephemeral for p in depends[name]):
+        # Not written yet: the file holds what runs, or the node's own SQL if it failed.
+        write(project.target_dir / "compiled" / model.path, sql or bodies[name], model.path)
+    return CompiledNode(
+        name=name,
+        kind=kind,
+        path=model.path,
+        config=config,
+        relation=_own_relation(name, kind, relations, ephemeral, project),
+        sql=sql,
+        body_sql=bodies.get(name, ""),
+        depends_on=depends[name],
+        columns=parsed[name].columns if name in parsed else (),
+        declared_columns=model.columns,
+        description=model.description,
+        fingerprint="" if error else fingerprint(sql, config, parents),
+        compiled_path=_compiled_path(project, model.path),
+        error=error,
+        spec=singular_spec(name) if kind == "test" else None,
+    )
 
 
 def _singular_templates(project: Project) -> list[ModelSource]:
@@ -216,7 +338,7 @@ def _own_relation(
 ) -> Relation:
     if kind == "test":
         return failures_relation(project, name)
-    return relations[name] if name not in ephemeral else Relation("", _cte(name))
+    return relations[name] if name not in ephemeral else Relation("", cte_name(name))
 
 
 class _LazyRenderer:
@@ -263,11 +385,15 @@ def _safe_config(raw: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _node_config(model: ModelSource, rendered: Rendered) -> NodeConfig:
-    """Merge the template's `config()` over YAML and folder defaults, validating its keys."""
-    from pydantic import ValidationError
+def _node_config(
+    model: ModelSource, rendered: Rendered, validated: dict[str, NodeConfig]
+) -> NodeConfig:
+    """Merge the template's `config()` over YAML and folder defaults, validating its keys.
 
-    from sqlml.project.schema import CONFIG_KEYS, NodeConfigFile
+    ``validated`` remembers the config of each raw mapping already validated: most models
+    share their folder's, and validating costs more than the rest of linking a model.
+    """
+    from sqlml.project.schema import CONFIG_KEYS
 
     raw: dict[str, Any] = dict(model.config)
     for key, value in rendered.config.items():
@@ -286,6 +412,18 @@ def _node_config(model: ModelSource, rendered: Rendered) -> NodeConfig:
             ]
         else:
             raw[key] = value
+    memo = repr(raw)
+    config = validated.get(memo)
+    if config is None:
+        config = validated[memo] = _validate_config(model, rendered, raw)
+    return config
+
+
+def _validate_config(model: ModelSource, rendered: Rendered, raw: dict[str, Any]) -> NodeConfig:
+    from pydantic import ValidationError
+
+    from sqlml.project.schema import NodeConfigFile
+
     try:
         spec = NodeConfigFile.model_validate(raw)
     except ValidationError as exc:
@@ -306,163 +444,3 @@ def _node_config(model: ModelSource, rendered: Rendered) -> NodeConfig:
         meta=spec.meta or {},
         contract=spec.contract is not None and spec.contract.enforced,
     )
-
-
-def _check_refs(
-    model: ModelSource,
-    kind: str,
-    rendered: Rendered,
-    relations: Mapping[str, Relation],
-    refable: set[str],
-    disabled: set[str],
-) -> None:
-    for call in rendered.refs:
-        target = call.node
-        if target in relations:
-            continue
-        where = Location(model.path, call.line, call.column)
-        if target in disabled:
-            raise GraphError(
-                f"{kind} '{model.name}' refers to disabled model '{target}'",
-                node=model.name,
-                location=where,
-                hint=f"enable '{target}' or remove the ref",
-            )
-        if call.kind == "source":
-            known = sorted(n for n in relations if "." in n)
-            raise GraphError(
-                f"unknown source {call} in {kind} '{model.name}'",
-                node=model.name,
-                location=where,
-                hint=did_you_mean(target, known)
-                or "declare it under `sources:` in a properties file",
-            )
-        raise GraphError(
-            f"unknown ref '{target}' in {kind} '{model.name}'",
-            node=model.name,
-            location=where,
-            hint=did_you_mean(target, refable) or "no model or seed of that name exists",
-        )
-
-
-def _cte(name: str) -> str:
-    return f"__ephemeral_{name}"
-
-
-def _resolve(text: str, relations: Mapping[str, Relation], ephemeral: set[str], name: str) -> str:
-    """Swap the placeholders left by rendering for relation names."""
-
-    def relation(match: re.Match[str]) -> str:
-        target = match.group(1)
-        return _cte(target) if target in ephemeral else str(relations[target])
-
-    sql = PLACEHOLDER_RE.sub(relation, text)
-    if THIS in sql:
-        if name not in relations:  # a singular test has no relation of its own
-            raise CompileError(
-                f"'{name}' uses {{{{ this }}}}, which only models have",
-                node=name,
-                hint="name the relation with ref() or source()",
-            )
-        sql = sql.replace(THIS, _cte(name) if name in ephemeral else str(relations[name]))
-    # A trailing semicolon is harmless alone but breaks the SQL a model is embedded in.
-    return _TRAILING_SEMICOLONS.sub("", sql)
-
-
-def _cross_check(
-    model: ModelSource,
-    rendered: Rendered,
-    parsed: Parsed,
-    sql: str,
-    relations: Mapping[str, Relation],
-    ephemeral: set[str],
-    compiled_path: str,
-) -> None:
-    """Every table the SQL reads must come from a `ref()` (or be the node itself)."""
-    declared = {
-        ("", "", _cte(c.node).lower()) if c.node in ephemeral else _key(relations[c.node])
-        for c in rendered.refs
-    }
-    if model.name in relations:
-        declared.add(_key(relations[model.name]))
-    for table in parsed.tables:
-        if (table.catalog.lower(), table.schema.lower(), table.name.lower()) in declared:
-            continue
-        shown = f"{table.schema}.{table.name}" if table.schema else table.name
-        model_names = {r.name: n for n, r in relations.items()}
-        if table.name in model_names:
-            hint = f"write {{{{ ref('{model_names[table.name]}') }}}} instead of {shown}"
-        else:
-            hint = (
-                "declare what a model reads with ref() or source(); read files with "
-                "read_csv(), read_parquet() or read_json()"
-            )
-        raise CompileError(
-            f"model '{model.name}' reads table '{shown}', which is not declared with ref() "
-            "or source()",
-            node=model.name,
-            location=Location(compiled_path, table.line, table.column),
-            excerpt=underline(sql, table.line, table.column, table.length)
-            + f"\n(rendered from {model.path})",
-            hint=hint,
-        )
-
-
-def _key(relation: Relation) -> tuple[str, str, str]:
-    return relation.database.lower(), relation.schema.lower(), relation.name.lower()
-
-
-def _inline_ephemerals(
-    name: str,
-    bodies: Mapping[str, str],
-    depends: Mapping[str, tuple[str, ...]],
-    ephemeral: set[str],
-    parsed: Mapping[str, Parsed],
-) -> str:
-    """Prepend the ephemeral models ``name`` reads (transitively) as CTEs, parents first."""
-    order: list[str] = []
-
-    def visit(node: str) -> None:
-        for parent in depends[node]:
-            if parent in ephemeral and parent not in order:
-                visit(parent)
-                order.append(parent)
-
-    visit(name)
-    if not order:
-        return bodies[name]
-    ctes = ",\n".join(f"{_cte(e)} as (\n{bodies[e]}\n)" for e in order)
-    body = bodies[name]
-    if parsed[name].starts_with_cte:
-        match = _LEADING_WITH.match(body)
-        if match:
-            recursive = " recursive" if match.group(2) else ""
-            return f"{match.group(1)}with{recursive} {ctes},{body[match.end() :]}"
-    return f"with {ctes}\n{body}"
-
-
-def _fingerprint(sql: str, config: NodeConfig, parents: list[str]) -> str:
-    payload = json.dumps(
-        [
-            sql,
-            config.materialized,
-            config.schema,
-            config.alias,
-            sorted(config.tags),
-            sorted(config.meta.items(), key=lambda kv: kv[0]) if config.meta else [],
-            config.contract,
-            parents,
-        ],
-        default=str,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def _write(path: Path, sql: str, key: str, cache: CompileCache) -> None:
-    digest = hashlib.sha256(sql.encode()).hexdigest()
-    if cache.written.get(key) == digest and path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(sql + "\n", encoding="utf-8")
-    cache.written[key] = digest
-    cache.dirty = True

@@ -1,0 +1,172 @@
+"""Linking rendered nodes: placeholders become relation names, and what each node reads is
+checked against what it declares; ephemeral parents are inlined; fingerprints are computed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+
+from sqlml.compiler.render import PLACEHOLDER_RE, THIS
+from sqlml.compiler.types import Parsed, Relation, Rendered
+from sqlml.errors import CompileError, GraphError, Location, did_you_mean, underline
+from sqlml.project.types import ModelSource, NodeConfig
+
+_TRAILING_SEMICOLONS = re.compile(r"[\s;]*;\s*$")
+_LEADING_WITH = re.compile(
+    r"^(\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*)with(\s+recursive)?\b", re.I | re.S
+)
+
+
+def check_refs(
+    model: ModelSource,
+    kind: str,
+    rendered: Rendered,
+    relations: Mapping[str, Relation],
+    refable: set[str],
+    disabled: set[str],
+) -> None:
+    for call in rendered.refs:
+        target = call.node
+        if target in relations:
+            continue
+        where = Location(model.path, call.line, call.column)
+        if target in disabled:
+            raise GraphError(
+                f"{kind} '{model.name}' refers to disabled model '{target}'",
+                node=model.name,
+                location=where,
+                hint=f"enable '{target}' or remove the ref",
+            )
+        if call.kind == "source":
+            known = sorted(n for n in relations if "." in n)
+            raise GraphError(
+                f"unknown source {call} in {kind} '{model.name}'",
+                node=model.name,
+                location=where,
+                hint=did_you_mean(target, known)
+                or "declare it under `sources:` in a properties file",
+            )
+        raise GraphError(
+            f"unknown ref '{target}' in {kind} '{model.name}'",
+            node=model.name,
+            location=where,
+            hint=did_you_mean(target, refable) or "no model or seed of that name exists",
+        )
+
+
+def cte_name(name: str) -> str:
+    return f"__ephemeral_{name}"
+
+
+def resolve(text: str, relations: Mapping[str, Relation], ephemeral: set[str], name: str) -> str:
+    """Swap the placeholders left by rendering for relation names."""
+
+    def relation(match: re.Match[str]) -> str:
+        target = match.group(1)
+        return cte_name(target) if target in ephemeral else str(relations[target])
+
+    sql = PLACEHOLDER_RE.sub(relation, text)
+    if THIS in sql:
+        if name not in relations:  # a singular test has no relation of its own
+            raise CompileError(
+                f"'{name}' uses {{{{ this }}}}, which only models have",
+                node=name,
+                hint="name the relation with ref() or source()",
+            )
+        sql = sql.replace(THIS, cte_name(name) if name in ephemeral else str(relations[name]))
+    # A trailing semicolon is harmless alone but breaks the SQL a model is embedded in.
+    return _TRAILING_SEMICOLONS.sub("", sql)
+
+
+def cross_check(
+    model: ModelSource,
+    rendered: Rendered,
+    parsed: Parsed,
+    sql: str,
+    relations: Mapping[str, Relation],
+    ephemeral: set[str],
+    compiled_path: str,
+) -> None:
+    """Every table the SQL reads must come from a `ref()` (or be the node itself)."""
+    declared = {
+        ("", "", cte_name(c.node).lower())
+        if c.node in ephemeral
+        else relation_key(relations[c.node])
+        for c in rendered.refs
+    }
+    if model.name in relations:
+        declared.add(relation_key(relations[model.name]))
+    for table in parsed.tables:
+        if (table.catalog.lower(), table.schema.lower(), table.name.lower()) in declared:
+            continue
+        shown = f"{table.schema}.{table.name}" if table.schema else table.name
+        model_names = {r.name: n for n, r in relations.items()}
+        if table.name in model_names:
+            hint = f"write {{{{ ref('{model_names[table.name]}') }}}} instead of {shown}"
+        else:
+            hint = (
+                "declare what a model reads with ref() or source(); read files with "
+                "read_csv(), read_parquet() or read_json()"
+            )
+        raise CompileError(
+            f"model '{model.name}' reads table '{shown}', which is not declared with ref() "
+            "or source()",
+            node=model.name,
+            location=Location(compiled_path, table.line, table.column),
+            excerpt=underline(sql, table.line, table.column, table.length)
+            + f"\n(rendered from {model.path})",
+            hint=hint,
+        )
+
+
+def relation_key(relation: Relation) -> tuple[str, str, str]:
+    return relation.database.lower(), relation.schema.lower(), relation.name.lower()
+
+
+def inline_ephemerals(
+    name: str,
+    bodies: Mapping[str, str],
+    depends: Mapping[str, tuple[str, ...]],
+    ephemeral: set[str],
+    parsed: Mapping[str, Parsed],
+) -> str:
+    """Prepend the ephemeral models ``name`` reads (transitively) as CTEs, parents first."""
+    order: list[str] = []
+
+    def visit(node: str) -> None:
+        for parent in depends[node]:
+            if parent in ephemeral and parent not in order:
+                visit(parent)
+                order.append(parent)
+
+    visit(name)
+    if not order:
+        return bodies[name]
+    ctes = ",\n".join(f"{cte_name(e)} as (\n{bodies[e]}\n)" for e in order)
+    body = bodies[name]
+    if parsed[name].starts_with_cte:
+        match = _LEADING_WITH.match(body)
+        if match:
+            recursive = " recursive" if match.group(2) else ""
+            return f"{match.group(1)}with{recursive} {ctes},{body[match.end() :]}"
+    return f"with {ctes}\n{body}"
+
+
+def fingerprint(sql: str, config: NodeConfig, parents: list[str]) -> str:
+    payload = json.dumps(
+        [
+            sql,
+            config.materialized,
+            config.schema,
+            config.alias,
+            sorted(config.tags),
+            sorted(config.meta.items(), key=lambda kv: kv[0]) if config.meta else [],
+            config.contract,
+            parents,
+        ],
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
