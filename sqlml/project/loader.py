@@ -9,6 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlml.errors import ConfigError, Location, did_you_mean
+from sqlml.project.inventory import (
+    INVENTORY_FILE,
+    Inventory,
+    inventory_key,
+    load_inventory,
+    save_inventory,
+)
 from sqlml.project.properties import Properties, read_properties
 from sqlml.project.types import (
     Column,
@@ -32,6 +39,9 @@ def load_project(
 ) -> Project:
     """Read ``project.yml``, model SQL and properties files, and macros under ``root``.
 
+    When no file has changed since the last load with the same target and vars, the project
+    then loaded is returned (see `sqlml.project.inventory`).
+
     Args:
         root: the project directory.
         target: name of the target to use instead of the project's default.
@@ -40,8 +50,6 @@ def load_project(
     Returns:
         The validated project. Raises ConfigError naming the file, key and fix on bad input.
     """
-    from sqlml.project.schema import ProjectFile
-
     root = Path(root).resolve()
     project_path = root / PROJECT_FILE
     if not project_path.is_file():
@@ -50,7 +58,41 @@ def load_project(
             hint="run sqlml from a project directory, pass --project-dir, "
             "or create one with `sqlml init NAME`",
         )
+    inventory = Inventory()
+    inventory.note(str(project_path))
+    project_file = project_path.read_bytes()
     raw = read_yaml(project_path, PROJECT_FILE)
+    saved = _inventory_path(root, raw)
+    key = inventory_key(root, project_file, target, sorted((vars or {}).items()))
+    if saved is not None:
+        project = load_inventory(saved, key)
+        if project is not None:
+            return project
+    project = _load(root, raw, project_file, target, vars, inventory)
+    if saved is not None:
+        save_inventory(saved, key, inventory, project)
+    return project
+
+
+def _inventory_path(root: Path, raw: Any) -> Path | None:
+    """Where the last load is kept: in the target folder, read off project.yml unvalidated."""
+    paths = raw.get("paths", {}) if isinstance(raw, Mapping) else None
+    folder = paths.get("target", "target") if isinstance(paths, Mapping) else None
+    return root / folder / INVENTORY_FILE if isinstance(folder, str) and folder else None
+
+
+def _load(
+    root: Path,
+    raw: Any,
+    project_file: bytes,
+    target: str | None,
+    vars: Mapping[str, Any] | None,
+    inventory: Inventory,
+) -> Project:
+    """Validate project.yml and read every file it points at, noting each in ``inventory``."""
+    from sqlml.project.schema import ProjectFile
+
+    project_path = root / PROJECT_FILE
     spec = validate(ProjectFile, raw, project_path, PROJECT_FILE)
     target_name = target or spec.target
     if target_name not in spec.targets:
@@ -61,9 +103,9 @@ def load_project(
         raise ConfigError(f"unknown target '{target_name}'", location=where, hint=hint)
     target_spec = spec.targets[target_name]
     folder_defaults = _check_folder_config(spec.models, project_path)
-    warnings = _unused_folders(folder_defaults, root, spec.paths.models, project_path)
+    warnings = _unused_folders(folder_defaults, root, spec.paths.models, project_path, inventory)
 
-    digest = hashlib.sha256(project_path.read_bytes())
+    digest = hashlib.sha256(project_file)
     digest.update(repr(sorted((vars or {}).items())).encode())
     digest.update(target_name.encode())
 
@@ -72,7 +114,7 @@ def load_project(
     folder_configs: dict[str, dict[str, Any]] = {}
     top = str(root)
     for models_dir in spec.paths.models:
-        found = _find(top, models_dir, (".sql", ".yml", ".yaml"), files_only={".sql"})
+        found = _find(top, models_dir, (".sql", ".yml", ".yaml"), inventory, files_only={".sql"})
         for rel in found[".sql"]:
             name = _stem(rel)
             if name in models:
@@ -88,12 +130,14 @@ def load_project(
                 below = Path(top, folder).relative_to(Path(top, models_dir)).parts
                 config = folder_configs[folder] = _folder_config(folder_defaults, below)
             models[name] = ModelSource(
-                name=name, path=rel, sql=_read_source(top, rel), config=dict(config)
+                name=name, path=rel, sql=_read_source(top, rel, inventory), config=dict(config)
             )
         yml_paths += [root / rel for rel in _sorted(found[".yml"] + found[".yaml"])]
     for seed_dir in spec.paths.seeds:  # seeds may be described next to their CSV files
-        found = _find(top, seed_dir, (".yml", ".yaml"))
+        found = _find(top, seed_dir, (".yml", ".yaml"), inventory)
         yml_paths += [root / rel for rel in _sorted(found[".yml"] + found[".yaml"])]
+    for yml_path in yml_paths:
+        inventory.note(str(yml_path))
     properties = read_properties(root, yml_paths)
 
     for name, (entry, display, index) in properties.models.items():
@@ -105,13 +149,14 @@ def load_project(
             )
         models[name] = _with_properties(models[name], entry, display)
 
-    seeds = _seeds(root, spec.paths.seeds, properties)
+    seeds = _seeds(root, spec.paths.seeds, properties, inventory)
     _check_names(models, seeds, properties)
-    singular = _singular_tests(root, spec.paths.data_tests)
+    singular = _singular_tests(root, spec.paths.data_tests, inventory)
 
     macros = []
     for macros_dir in spec.paths.macros:
-        for rel in _find(top, macros_dir, (".sql",))[".sql"]:
+        for rel in _find(top, macros_dir, (".sql",), inventory)[".sql"]:
+            inventory.note(top + "/" + rel)
             text = read_text(root / rel, rel)
             digest.update(text.encode())
             macros.append(MacroFile(rel, text))
@@ -124,7 +169,7 @@ def load_project(
             type=target_spec.type,
             path=Path(":memory:")
             if target_spec.path == ":memory:"
-            else (root / target_spec.path).resolve(),
+            else inventory.resolve(root / target_spec.path),
             schema=target_spec.schema_,
             threads=target_spec.threads,
             database=_catalog_name(target_spec.path),
@@ -156,11 +201,13 @@ def _catalog_name(path: str) -> str:
     return f"{name}_db" if name in {"main", "system", "temp"} else name
 
 
-def _seeds(root: Path, seed_dirs: list[str], properties: Properties) -> tuple[SeedSource, ...]:
+def _seeds(
+    root: Path, seed_dirs: list[str], properties: Properties, inventory: Inventory
+) -> tuple[SeedSource, ...]:
     """CSV files under the seed folders, with what properties files say about them."""
     found: dict[str, SeedSource] = {}
     for seed_dir in seed_dirs:
-        for rel in _find(str(root), seed_dir, (".csv",))[".csv"]:
+        for rel in _find(str(root), seed_dir, (".csv",), inventory)[".csv"]:
             name = _stem(rel)
             if name in found:
                 raise ConfigError(
@@ -208,25 +255,31 @@ def _check_names(
             )
 
 
-def _singular_tests(root: Path, test_dirs: list[str]) -> list[DataTest]:
+def _singular_tests(root: Path, test_dirs: list[str], inventory: Inventory) -> list[DataTest]:
     """SQL files returning failing rows, one test each."""
     tests = []
     for test_dir in test_dirs:
-        for rel in _find(str(root), test_dir, (".sql",), files_only={".sql"})[".sql"]:
-            sql = _read_source(str(root), rel)
+        for rel in _find(str(root), test_dir, (".sql",), inventory, files_only={".sql"})[".sql"]:
+            sql = _read_source(str(root), rel, inventory)
             tests.append(DataTest("", None, rel, sql=sql, name=_stem(rel)))
     return tests
 
 
 def _find(
-    root: str, folder: str, suffixes: tuple[str, ...], *, files_only: Set[str] = frozenset()
+    root: str,
+    folder: str,
+    suffixes: tuple[str, ...],
+    inventory: Inventory | None = None,
+    *,
+    files_only: Set[str] = frozenset(),
 ) -> dict[str, list[str]]:
     """Project-relative POSIX paths under ``root/folder`` ending in each of ``suffixes``.
 
     What ``sorted(Path(root, folder).rglob("*" + suffix))`` finds, in the same order, without
     a Path object per file (10,000 of them cost about half a second): symbolic links to
     folders are not followed, unreadable folders are skipped, a missing folder finds nothing.
-    For the suffixes in ``files_only``, only files (or links to files) are kept.
+    For the suffixes in ``files_only``, only files (or links to files) are kept. Every folder
+    listed is noted in ``inventory``.
     """
     found: dict[str, list[str]] = {suffix: [] for suffix in suffixes}
     start = Path(root, folder)
@@ -234,6 +287,8 @@ def _find(
     pending = [(str(start), "" if prefix == "." else prefix + "/")]
     while pending:
         directory, rel = pending.pop()
+        if inventory is not None:
+            inventory.note(directory)
         try:
             with os.scandir(directory) as entries:
                 listed = list(entries)
@@ -264,9 +319,17 @@ def _stem(path: str) -> str:
     return name[:dot] if 0 < dot < len(name) - 1 else name
 
 
-def _read_source(root: str, rel: str) -> str:
+def _read_source(root: str, rel: str, inventory: Inventory) -> str:
     """A source file's text, with line endings read as pathlib's ``read_text`` reads them."""
-    with open(root + "/" + rel, "rb") as handle:  # "/" works on Windows too
+    path = root + "/" + rel  # "/" works on Windows too
+    with open(path, "rb") as handle:
+        status = os.fstat(handle.fileno())  # noted before reading: a later change shows
+        inventory.stats[path] = (
+            status.st_mtime_ns,
+            status.st_ctime_ns,
+            status.st_size,
+            status.st_ino,
+        )
         data = handle.read()
     try:
         text = data.decode("utf-8")
@@ -328,7 +391,11 @@ def _check_folder_config(tree: Mapping[str, Any], project_path: Path) -> Mapping
 
 
 def _unused_folders(
-    tree: Mapping[str, Any], root: Path, models_dirs: list[str], project_path: Path
+    tree: Mapping[str, Any],
+    root: Path,
+    models_dirs: list[str],
+    project_path: Path,
+    inventory: Inventory,
 ) -> list[str]:
     """Folder entries of the `models:` tree that match no folder: most likely a typo."""
     warnings = []
@@ -338,10 +405,15 @@ def _unused_folders(
             if str(key).startswith("+") or not isinstance(value, Mapping):
                 continue
             path = [*folders, str(key)]
-            if any((root / d).joinpath(*path).is_dir() for d in models_dirs):
+            candidates = [(root / d).joinpath(*path) for d in models_dirs]
+            for candidate in candidates:
+                inventory.note(str(candidate))
+            if any(candidate.is_dir() for candidate in candidates):
                 walk(value, path)
                 continue
             parent = [root / d / Path(*folders) for d in models_dirs]
+            for folder in parent:
+                inventory.note(str(folder))
             siblings = [p.name for d in parent if d.is_dir() for p in d.iterdir() if p.is_dir()]
             where = key_location(project_path, PROJECT_FILE, ["models", *path])
             hint = did_you_mean(str(key), siblings)

@@ -1,0 +1,121 @@
+"""The last loaded project, reused when no file it was read from has changed.
+
+Loading 10,000 models means opening every file, and validating the YAML means importing
+pydantic's models (about 0.15 s alone). Like git's index, a load notes the status (size,
+modification and change times, inode) of every file it read and every folder it listed; the
+next load with the same project.yml, target and vars compares them (a few tens of
+milliseconds for 10,000 files) and, if none changed, returns the project it loaded then.
+
+A file changed in the same clock tick as it was noted could look unchanged, so nothing is
+kept while any file or folder was changed less than `SETTLE_NS` before the load started: the
+next load reads everything again, as it would have anyway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import time
+from functools import cache
+from pathlib import Path
+
+from sqlml.project.types import Project
+
+INVENTORY_FILE = ".cache/project.pickle"
+SETTLE_NS = 2_500_000_000  # coarser than any file system's timestamps (FAT: 2 s)
+_FORMAT = 1
+
+Stat = tuple[int, int, int, int] | None
+
+
+def stat(path: str) -> Stat:
+    """What changes when a file is rewritten or a folder's entries change (None: missing)."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_mtime_ns, status.st_ctime_ns, status.st_size, status.st_ino
+
+
+class Inventory:
+    """The files and folders one load read, each noted before it was read."""
+
+    def __init__(self) -> None:
+        self.started = time.time_ns()
+        self.stats: dict[str, Stat] = {}
+        self.resolved: dict[str, str] = {}  # paths resolved through symbolic links
+
+    def note(self, path: str) -> None:
+        self.stats[path] = stat(path)
+
+    def resolve(self, path: Path) -> Path:
+        """``path.resolve()``, noted: a link retargeted since gives another path."""
+        resolved = path.resolve()
+        self.resolved[str(path)] = str(resolved)
+        return resolved
+
+    def settled(self) -> bool:
+        """Whether every noted file was last changed well before the load started."""
+        limit = self.started - SETTLE_NS
+        return all(s is None or (s[1] < limit and s[0] < limit) for s in self.stats.values())
+
+
+def inventory_key(root: Path, project_file: bytes, target: str | None, vars: object) -> str:
+    """What a load depends on besides the files it notes: its arguments and sqlml itself."""
+    from sqlml import __version__
+
+    digest = hashlib.sha256(project_file)
+    digest.update(repr((_FORMAT, __version__, str(root), target, vars, code_stamp())).encode())
+    return digest.hexdigest()
+
+
+@cache
+def code_stamp() -> tuple[tuple[str, int, int], ...]:
+    """The size and time of the sources that load and compile projects: editing sqlml's own
+    code (a development install) invalidates what it loaded or compiled before."""
+    package = Path(__file__).parent.parent
+    stamps = []
+    for folder in ("project", "compiler"):
+        with os.scandir(package / folder) as entries:
+            for entry in entries:
+                if entry.name.endswith(".py"):
+                    status = entry.stat()
+                    stamps.append((entry.name, status.st_mtime_ns, status.st_size))
+    return tuple(sorted(stamps))
+
+
+def load_inventory(path: Path, key: str) -> Project | None:
+    """The project loaded last time if it had ``key`` and none of its files changed."""
+    try:
+        with path.open("rb") as handle:
+            if pickle.load(handle) != (_FORMAT, key):
+                return None
+            stats: dict[str, Stat]
+            stats, resolved = pickle.load(handle)
+            if any(stat(noted) != status for noted, status in stats.items()):
+                return None
+            if any(str(Path(path).resolve()) != real for path, real in resolved.items()):
+                return None
+            project = pickle.load(handle)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
+        return None
+    return project if isinstance(project, Project) else None
+
+
+def save_inventory(path: Path, key: str, inventory: Inventory, project: Project) -> None:
+    """Keep ``project`` for the next load, if its files have settled (else remove any)."""
+    if not inventory.settled():
+        path.unlink(missing_ok=True)
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("wb") as handle:
+            pickle.dump((_FORMAT, key), handle, protocol=pickle.HIGHEST_PROTOCOL)
+            checks = (inventory.stats, inventory.resolved)
+            pickle.dump(checks, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(project, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only project folder loads the slow way every time
