@@ -1,0 +1,1 @@
+"""Machine learning: point-in-time training sets, training, ONNX export, registry, scoring."""
