@@ -94,47 +94,28 @@ def _execute(
     sys.exit(0 if result.success else 1)
 
 
-@cli.command()
-@common_options
-@selection_options
-@_THREADS
-@handle_errors
-def run(select: tuple[str, ...], exclude: tuple[str, ...], threads: int | None) -> None:
-    """Land sources and seeds, then build models (no data tests)."""
-    _execute("run", select, exclude, threads)
+# The commands that execute nodes: each a plan of one set of node kinds (see Context).
+_EXECUTIONS = {
+    "run": "Land sources and seeds, then build models (no data tests).",
+    "build": "Run, with each node's data tests right after it.\n\n"
+    "An error-severity failure skips the tested node's downstream.",
+    "test": "Run data tests; failing rows are kept in a table.",
+    "seed": "Load the CSV files under seeds/ as tables.",
+}
 
 
-@cli.command()
-@common_options
-@selection_options
-@_THREADS
-@handle_errors
-def build(select: tuple[str, ...], exclude: tuple[str, ...], threads: int | None) -> None:
-    """Run, with each node's data tests right after it.
-
-    An error-severity failure skips the tested node's downstream.
-    """
-    _execute("build", select, exclude, threads)
+def _execution_command(command: str, help_text: str) -> None:
+    @cli.command(name=command, help=help_text)
+    @common_options
+    @selection_options
+    @_THREADS
+    @handle_errors
+    def execute(select: tuple[str, ...], exclude: tuple[str, ...], threads: int | None) -> None:
+        _execute(command, select, exclude, threads)
 
 
-@cli.command()
-@common_options
-@selection_options
-@_THREADS
-@handle_errors
-def test(select: tuple[str, ...], exclude: tuple[str, ...], threads: int | None) -> None:
-    """Run data tests; failing rows are kept in a table."""
-    _execute("test", select, exclude, threads)
-
-
-@cli.command()
-@common_options
-@selection_options
-@_THREADS
-@handle_errors
-def seed(select: tuple[str, ...], exclude: tuple[str, ...], threads: int | None) -> None:
-    """Load the CSV files under seeds/ as tables."""
-    _execute("seed", select, exclude, threads)
+for _name, _help in _EXECUTIONS.items():
+    _execution_command(_name, _help)
 
 
 @cli.command("unit-test")
