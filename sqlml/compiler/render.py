@@ -342,6 +342,11 @@ def _render_with_macros(
     return _result(ctx, "".join(pieces))
 
 
+def result(ctx: RenderContext, text: str) -> Rendered:
+    """What ``ctx`` recorded while rendering ``text``."""
+    return _result(ctx, text)
+
+
 def _result(ctx: RenderContext, text: str) -> Rendered:
     return Rendered(
         text=text,
@@ -355,12 +360,20 @@ def _result(ctx: RenderContext, text: str) -> Rendered:
 class JinjaRenderer:
     """A sandboxed Jinja environment with the project's macros, shared by every render."""
 
-    def __init__(self, macros: tuple[tuple[str, str], ...], globals_: Mapping[str, Any]):
+    def __init__(
+        self,
+        macros: tuple[tuple[str, str], ...],
+        globals_: Mapping[str, Any],
+        *,
+        share_compiled: bool = True,
+    ):
         from jinja2 import StrictUndefined
         from jinja2.sandbox import SandboxedEnvironment
 
         self.env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
         self.globals = dict(globals_)
+        # Compiled skeletons (see sqlml.compiler.skeleton), None when one does not compile.
+        self.skeletons: dict[str, Any] | None = {} if share_compiled else None
         # `{% test name(...) %}` blocks are macros named test_name, as in dbt.
         self._macro_sources = tuple(
             (path, _TEST_BLOCK.sub(_as_macro, text)) for path, text in macros
@@ -413,6 +426,12 @@ class JinjaRenderer:
 
         ``extra`` adds variables to the template's namespace (used to call test macros).
         """
+        if self.skeletons is not None:
+            from sqlml.compiler.skeleton import render_shared
+
+            shared = render_shared(self, ctx, source, extra)
+            if shared is not None:
+                return shared
         template = self._compile(source, ctx.path)
         try:
             text = template.render(self.namespace(ctx, source, extra))
