@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from pathlib import Path
 
 from sqlml.compiler.cache import CompileCache, forget_written, load_cache, save_cache
 from sqlml.compiler.configs import node_config, safe_config
 from sqlml.compiler.link import (
+    Names,
     check_refs,
     cross_check,
     cte_name,
@@ -41,7 +42,7 @@ from sqlml.graph.dag import build_dag
 from sqlml.project.types import ModelSource, NodeConfig, Project
 
 CACHE_FILE = ".cache/compile.pickle"
-Write = Callable[[Path, str, str], None]  # (path, sql, cache key)
+Write = Callable[[str, str, str], None]  # (path, sql, cache key)
 
 
 def compile_project(project: Project, *, use_cache: bool = True) -> CompiledProject:
@@ -171,9 +172,9 @@ def _compile_nodes(
     by_name = {t.name: t for t in sources}
     folders: set[str] = set()
 
-    def write(path: Path, sql: str, key: str) -> None:
+    def write(path: str, sql: str, key: str) -> None:
         files.write(path, sql, key)
-        folders.add(str(path.parent))
+        folders.add(os.path.dirname(path))
 
     linker = _Linker(project, by_name, kinds, relations, ephemeral, errors, write)
     linker.disabled = {m.name for m in project.models} - set(configs)
@@ -191,7 +192,7 @@ def _compile_nodes(
         depends[node.name] = node.depends_on
         if node.sql:
             # compiled_path starts with the target folder's name
-            write(project.target_dir.parent / node.compiled_path, node.sql, node.compiled_path)
+            write(str(project.target_dir.parent / node.compiled_path), node.sql, node.compiled_path)
     try:
         dag = build_dag(depends)
     except GraphError as exc:
@@ -200,7 +201,7 @@ def _compile_nodes(
         for name, sql in bodies.items():  # the files not written yet, as they render
             if any(p in ephemeral for p in depends[name]):
                 path = by_name[name].path
-                write(project.target_dir / "compiled" / path, sql, path)
+                write(linker.compiled_root + path, sql, path)
         raise
     nodes = Nodes()
     for name in dag.order:
@@ -263,9 +264,12 @@ class _Linker:
         write: Write,
     ) -> None:
         self.project = project
+        self.compiled_root = str(project.target_dir / "compiled") + "/"
+        self.compiled_prefix = _compiled_path(project, "")
         self.sources = sources
         self.kinds = kinds
         self.relations = relations
+        self.names = Names(relations, ephemeral)
         self.refable = {name for name in relations if "." not in name}  # models and seeds
         self.disabled: set[str] = set()
         self.ephemeral = ephemeral
@@ -281,7 +285,7 @@ class _Linker:
         Returns each node's own SQL and parse, how many texts were parsed, and the digests of
         the parses in use.
         """
-        project, errors = self.project, self.errors
+        errors = self.errors
         bodies: dict[str, str] = {}
         digests: dict[str, str] = {}
         for name, result in rendered.items():
@@ -290,13 +294,13 @@ class _Linker:
                 check_refs(
                     model, self.kinds[name], result, self.relations, self.refable, self.disabled
                 )
-                sql = resolve(result.text, self.relations, self.ephemeral, name)
+                sql = resolve(result.text, self.names, name)
             except SqlmlError as exc:
                 _place(exc, name)
                 errors[name] = exc
                 continue
             if not any(c.node in self.ephemeral for c in result.refs):
-                self.write(project.target_dir / "compiled" / model.path, sql, model.path)
+                self.write(self.compiled_root + model.path, sql, model.path)
             bodies[name] = sql
             digests[name] = hashlib.sha256(sql.encode()).hexdigest()
         # Parse each new text once (identical texts share a parse, not an error).
@@ -330,9 +334,8 @@ class _Linker:
                     rendered[name],
                     outcome[1],
                     bodies[name],
-                    self.relations,
-                    self.ephemeral,
-                    _compiled_path(project, model.path),
+                    self.names,
+                    self.compiled_prefix + model.path,
                 )
             except SqlmlError as exc:
                 _place(exc, name)
@@ -343,7 +346,7 @@ class _Linker:
 
     def _parse_item(self, name: str, sql: str) -> tuple[str, str, str, str]:
         path = self.sources[name].path
-        return (sql, name, _compiled_path(self.project, path), path)
+        return (sql, name, self.compiled_prefix + path, path)
 
     def node(
         self,
@@ -373,8 +376,7 @@ class _Linker:
             sql = inline_ephemerals(name, bodies, depends, ephemeral, parsed)
         if name in bodies and any(p in ephemeral for p in depends[name]):
             # Not written yet: the file holds what runs, or the node's own SQL if it failed.
-            path = self.project.target_dir / "compiled" / model.path
-            self.write(path, sql or bodies[name], model.path)
+            self.write(self.compiled_root + model.path, sql or bodies[name], model.path)
         return CompiledNode(
             name=name,
             kind=kind,
@@ -388,7 +390,7 @@ class _Linker:
             declared_columns=model.columns,
             description=model.description,
             fingerprint="" if error else fingerprint(sql, config, parents),
-            compiled_path=_compiled_path(self.project, model.path),
+            compiled_path=self.compiled_prefix + model.path,
             error=error,
             spec=singular_spec(name) if kind == "test" else None,
         )

@@ -61,22 +61,46 @@ def cte_name(name: str) -> str:
     return f"__ephemeral_{name}"
 
 
-def resolve(text: str, relations: Mapping[str, Relation], ephemeral: set[str], name: str) -> str:
+class Names:
+    """How the SQL of this compile names each node, and the key a table read is matched on;
+    each computed once."""
+
+    def __init__(self, relations: Mapping[str, Relation], ephemeral: set[str]) -> None:
+        self.relations = relations
+        self.ephemeral = ephemeral
+        self._texts: dict[str, str] = {}
+        self._keys: dict[str, tuple[str, str, str]] = {}
+
+    def text(self, name: str) -> str:
+        """The node as SQL names it: its relation, or its CTE when ephemeral."""
+        text = self._texts.get(name)
+        if text is None:
+            ephemeral = name in self.ephemeral
+            text = self._texts[name] = cte_name(name) if ephemeral else str(self.relations[name])
+        return text
+
+    def key(self, name: str) -> tuple[str, str, str]:
+        key = self._keys.get(name)
+        if key is None:
+            if name in self.ephemeral:
+                key = ("", "", cte_name(name).lower())
+            else:
+                key = relation_key(self.relations[name])
+            self._keys[name] = key
+        return key
+
+
+def resolve(text: str, names: Names, name: str) -> str:
     """Swap the placeholders left by rendering for relation names."""
-
-    def relation(match: re.Match[str]) -> str:
-        target = match.group(1)
-        return cte_name(target) if target in ephemeral else str(relations[target])
-
-    sql = PLACEHOLDER_RE.sub(relation, text)
+    sql = PLACEHOLDER_RE.sub(lambda match: names.text(match.group(1)), text)
     if THIS in sql:
-        if name not in relations:  # a singular test has no relation of its own
+        if name not in names.relations:  # a singular test has no relation of its own
             raise CompileError(
                 f"'{name}' uses {{{{ this }}}}, which only models have",
                 node=name,
                 hint="name the relation with ref() or source()",
             )
-        sql = sql.replace(THIS, cte_name(name) if name in ephemeral else str(relations[name]))
+        sql = sql.replace(THIS, names.text(name))
     # A trailing semicolon is harmless alone but breaks the SQL a model is embedded in.
     return _TRAILING_SEMICOLONS.sub("", sql)
 
@@ -86,17 +110,14 @@ def cross_check(
     rendered: Rendered,
     parsed: Parsed,
     sql: str,
-    relations: Mapping[str, Relation],
-    ephemeral: set[str],
+    names: Names,
     compiled_path: str,
 ) -> None:
     """Every table the SQL reads must come from a `ref()` (or be the node itself)."""
-    declared = {
-        ("", "", cte_name(c.node).lower())
-        if c.node in ephemeral
-        else relation_key(relations[c.node])
-        for c in rendered.refs
-    }
+    if not parsed.tables:
+        return
+    relations = names.relations
+    declared = {names.key(c.node) for c in rendered.refs}
     if model.name in relations:
         declared.add(relation_key(relations[model.name]))
     for table in parsed.tables:
@@ -155,8 +176,11 @@ def inline_ephemerals(
     return f"with {ctes}\n{body}"
 
 
+_JSON = json.JSONEncoder(default=str)  # what json.dumps(..., default=str) builds per call
+
+
 def fingerprint(sql: str, config: NodeConfig, parents: list[str]) -> str:
-    payload = json.dumps(
+    payload = _JSON.encode(
         [
             sql,
             config.materialized,
@@ -166,7 +190,6 @@ def fingerprint(sql: str, config: NodeConfig, parents: list[str]) -> str:
             sorted(config.meta.items(), key=lambda kv: kv[0]) if config.meta else [],
             config.contract,
             parents,
-        ],
-        default=str,
+        ]
     )
     return hashlib.sha256(payload.encode()).hexdigest()

@@ -11,6 +11,7 @@ work. If the helper cannot start or fails, this process does the rest itself.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import subprocess
@@ -144,10 +145,13 @@ class Helper:
 
     def _fail(self) -> None:
         self._failed = True
-        if self._process is not None:
-            self._process.kill()
-            self._process.wait()
-            self._process = None
+        process, self._process = self._process, None
+        if process is not None:
+            process.kill()
+            process.wait()
+            for pipe in (process.stdin, process.stdout):
+                with contextlib.suppress(OSError):
+                    pipe.close()  # type: ignore[union-attr]
 
     def share(
         self,
@@ -214,15 +218,25 @@ class Helper:
             self._fail()
 
     def close(self) -> None:
-        if self._process is not None:
-            assert self._process.stdin is not None
+        """Tell the helper to exit; a thread reaps it (its exit takes tens of milliseconds)."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            process.stdin.close()
+        except OSError:
+            process.kill()
+
+        def reap() -> None:
             try:
-                self._process.stdin.close()
-                self._process.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
-                self._process.kill()
-                self._process.wait()
-            self._process = None
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            process.stdout.close()  # type: ignore[union-attr]
+
+        threading.Thread(target=reap, name="sqlml-helper-reaper", daemon=True).start()
 
 
 def _chunks(items: Sequence[Any], cost_ms: Sequence[float]) -> list[tuple[int, list[Any]]]:

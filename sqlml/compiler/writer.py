@@ -13,7 +13,6 @@ import os
 import queue
 import threading
 from collections.abc import Mapping
-from pathlib import Path
 
 _DONE = None
 
@@ -34,10 +33,10 @@ class CompiledFiles:
         self._thread = threading.Thread(target=self._run, name="sqlml-compiled-files", daemon=True)
         self._thread.start()
 
-    def write(self, path: Path, sql: str, key: str) -> None:
+    def write(self, path: str, sql: str, key: str) -> None:
         """Queue ``sql`` (plus a final newline) for ``path``; ``key`` names it in the cache."""
         digest = hashlib.sha256(sql.encode()).hexdigest()
-        self._queue.put((str(path), sql, key, digest))
+        self._queue.put((path, sql, key, digest))
 
     def close(self) -> dict[str, str]:
         """Wait for every queued file; return the digests of the files written (by key)."""
