@@ -7,8 +7,9 @@ next load with the same project.yml, target and vars compares them (a few tens o
 milliseconds for 10,000 files) and, if none changed, returns the project it loaded then.
 
 A file changed in the same clock tick as it was noted could look unchanged, so nothing is
-kept while any file or folder was changed less than `SETTLE_NS` before the load started: the
-next load reads everything again, as it would have anyway.
+kept while any file or folder was changed shortly before the load started (`FINE_SETTLE_NS`
+where timestamps have sub-second precision, `SETTLE_NS` where they have whole seconds, as on
+FAT): the next load reads everything again, as it would have anyway.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlml.project.types import Project
 
 INVENTORY_FILE = ".cache/project.pickle"
 SETTLE_NS = 2_500_000_000  # coarser than any file system's timestamps (FAT: 2 s)
+FINE_SETTLE_NS = 50_000_000  # several kernel clock ticks (1-10 ms each)
 _FORMAT = 1
 
 Stat = tuple[int, int, int, int] | None
@@ -57,8 +59,12 @@ class Inventory:
 
     def settled(self) -> bool:
         """Whether every noted file was last changed well before the load started."""
-        limit = self.started - SETTLE_NS
-        return all(s is None or (s[1] < limit and s[0] < limit) for s in self.stats.values())
+        noted = [s for s in self.stats.values() if s is not None]
+        # Change times are set by the kernel: whole seconds only where the file system has
+        # no finer timestamps.
+        fine = any(s[1] % 1_000_000_000 for s in noted)
+        limit = self.started - (FINE_SETTLE_NS if fine else SETTLE_NS)
+        return all(s[1] < limit and s[0] < limit for s in noted)
 
 
 def inventory_key(root: Path, project_file: bytes, target: str | None, vars: object) -> str:

@@ -48,6 +48,7 @@ _loads: list[Project] = []
 def _settled(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every file counts as settled (written long ago), and full loads are noted."""
     monkeypatch.setattr(inventory_module, "SETTLE_NS", -(10**15))
+    monkeypatch.setattr(inventory_module, "FINE_SETTLE_NS", -(10**15))
     original = loader_module._load
 
     def load_and_note(*args: Any, **kwargs: Any) -> Project:
@@ -189,6 +190,7 @@ def test_files_changed_just_before_a_load_are_not_trusted(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(inventory_module, "SETTLE_NS", 10**12)  # nothing has settled
+    monkeypatch.setattr(inventory_module, "FINE_SETTLE_NS", 10**12)
 
     load_project(root)
 
@@ -213,3 +215,23 @@ def test_a_corrupt_inventory_is_ignored(root: Path) -> None:
 
     assert not reused(again)
     assert again == first
+
+
+@pytest.mark.parametrize(
+    ("change_ns", "settled"),
+    [
+        (1_700_000_000_190_000_001, False),  # fine timestamps, changed 10 ms before
+        (1_699_999_999_000_000_000, False),  # whole seconds, changed a second ago
+        (1_699_999_990_123_456_789, True),
+        (1_699_999_990_000_000_000, True),
+    ],
+)
+def test_how_long_a_change_takes_to_settle_depends_on_timestamp_precision(
+    monkeypatch: pytest.MonkeyPatch, change_ns: int, settled: bool
+) -> None:
+    monkeypatch.undo()  # the real margins
+    inventory = inventory_module.Inventory()
+    inventory.started = 1_700_000_000_200_000_000
+    inventory.stats["f"] = (change_ns, change_ns, 1, 1)
+
+    assert inventory.settled() is settled
