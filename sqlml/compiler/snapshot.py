@@ -36,10 +36,12 @@ class Nodes(dict[str, CompiledNode]):
 
 def inputs_key(project: Project) -> str | None:
     """A digest of everything in ``project`` and on disk that a compile reads, environment
-    variables aside; None when a file cannot be read (the compile will say why)."""
+    variables aside, and sqlml's own sources (editing them invalidates what they compiled);
+    None when a file cannot be read (the compile will say why)."""
     from sqlml import __version__
+    from sqlml.project.inventory import code_stamp
 
-    digest = hashlib.sha256(f"{_FORMAT} {__version__}\0".encode())
+    digest = hashlib.sha256(f"{_FORMAT} {__version__} {code_stamp()!r}\0".encode())
     models = project.models
     digest.update("\0".join(m.sql for m in models).encode())
     digest.update(
@@ -124,11 +126,15 @@ def save_snapshot(
     checks = (dict(env_reads), stamps, _stamp(str(cache), size=True))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as handle:
-        # Three pickles: the key and the checks are read without loading the nodes.
-        pickle.dump((_FORMAT, key), handle, protocol=pickle.HIGHEST_PROTOCOL)
-        pickle.dump(checks, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        pickle.dump(nodes, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        with tmp.open("wb") as handle:
+            # Three pickles: the key and the checks are read without loading the nodes.
+            pickle.dump((_FORMAT, key), handle, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(checks, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(nodes, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError):  # e.g. a config value
+        tmp.unlink(missing_ok=True)
+        return
     tmp.replace(path)
 
 

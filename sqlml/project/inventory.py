@@ -114,14 +114,15 @@ def save_inventory(path: Path, key: str, inventory: Inventory, project: Project)
     if not inventory.settled():
         path.unlink(missing_ok=True)
         return
+    tmp = path.with_suffix(".tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
         with tmp.open("wb") as handle:
             pickle.dump((_FORMAT, key), handle, protocol=pickle.HIGHEST_PROTOCOL)
             checks = (inventory.stats, inventory.resolved)
             pickle.dump(checks, handle, protocol=pickle.HIGHEST_PROTOCOL)
             pickle.dump(project, handle, protocol=pickle.HIGHEST_PROTOCOL)
         tmp.replace(path)
-    except OSError:
-        pass  # a read-only project folder loads the slow way every time
+    except Exception:  # a read-only folder, or vars that cannot be pickled: load in full
+        tmp.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)

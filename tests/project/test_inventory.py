@@ -235,3 +235,12 @@ def test_how_long_a_change_takes_to_settle_depends_on_timestamp_precision(
     inventory.stats["f"] = (change_ns, change_ns, 1, 1)
 
     assert inventory.settled() is settled
+
+
+def test_vars_that_cannot_be_pickled_load_in_full(root: Path) -> None:
+    first = load_project(root, vars={"f": lambda: 1})
+    second = load_project(root, vars={"f": lambda: 1})
+
+    assert not reused(first)
+    assert not reused(second)
+    assert not (root / "target" / INVENTORY_FILE).exists()
