@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlml.compiler.types import Parsed, Rendered
+from sqlml.project.inventory import paused_gc
 
 _FORMAT = 1
 
@@ -47,7 +48,7 @@ class CompileCache:
 def load_cache(path: Path, environment: str) -> CompileCache:
     """Read the cache; anything unreadable or from another environment starts empty."""
     try:
-        with path.open("rb") as handle:
+        with path.open("rb") as handle, paused_gc():
             data = pickle.load(handle)
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
         return CompileCache(environment)

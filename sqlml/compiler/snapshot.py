@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlml.compiler.types import CompiledNode
+from sqlml.project.inventory import code_stamp, paused_gc
 from sqlml.project.types import Project
 
 SNAPSHOT_FILE = ".cache/nodes.pickle"
@@ -39,7 +40,6 @@ def inputs_key(project: Project) -> str | None:
     variables aside, and sqlml's own sources (editing them invalidates what they compiled);
     None when a file cannot be read (the compile will say why)."""
     from sqlml import __version__
-    from sqlml.project.inventory import code_stamp
 
     digest = hashlib.sha256(f"{_FORMAT} {__version__} {code_stamp()!r}\0".encode())
     models = project.models
@@ -104,7 +104,8 @@ def load_snapshot(path: Path, key: str, cache: Path) -> Nodes | None:
                 return None
             if _stamp(str(cache), size=True) != cache_stamp:
                 return None
-            nodes = pickle.load(handle)
+            with paused_gc():
+                nodes = pickle.load(handle)
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
         return None
     if not isinstance(nodes, Nodes):
