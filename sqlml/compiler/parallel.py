@@ -14,17 +14,19 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import subprocess
 import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlml.compiler.render import JinjaRenderer, RenderContext, render_fast
 from sqlml.compiler.sqlparse import parse_sql
 from sqlml.errors import SqlmlError
+
+if TYPE_CHECKING:
+    import subprocess
 
 # Below this much work (in milliseconds, estimated), starting a helper costs more than it saves.
 MIN_WORK_MS = 400.0
@@ -113,6 +115,8 @@ class Helper:
             self._started()
 
     def _started(self) -> subprocess.Popen[bytes] | None:
+        import subprocess  # only when a helper is started: it costs a few ms to import
+
         if self._process is None and not self._failed:
             # The helper imports this very sqlml, wherever it was imported from.
             package_parent = str(Path(__file__).resolve().parents[2])
@@ -229,6 +233,8 @@ class Helper:
             process.kill()
 
         def reap() -> None:
+            import subprocess
+
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
