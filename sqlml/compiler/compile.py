@@ -18,7 +18,14 @@ from sqlml.compiler.link import (
     inline_ephemerals,
     resolve,
 )
-from sqlml.compiler.parallel import COST_MS, Helper, Outcome, Templates, parse
+from sqlml.compiler.parallel import (
+    COST_MS,
+    Helper,
+    Outcome,
+    Templates,
+    fewer_collections,
+    parse,
+)
 from sqlml.compiler.render import recording_env_reads
 from sqlml.compiler.snapshot import (
     SNAPSHOT_FILE,
@@ -68,7 +75,7 @@ def compile_project(project: Project, *, use_cache: bool = True) -> CompiledProj
             return CompiledProject(project, nodes)
     # This compile rewrites compiled files: a snapshot of other inputs must not outlive them.
     snapshot_path.unlink(missing_ok=True)
-    with recording_env_reads() as env_reads:
+    with recording_env_reads() as env_reads, fewer_collections():
         compiled, folders = _compile(project, use_cache, env_reads)
     assert isinstance(compiled.nodes, Nodes)
     if key is not None and not compiled.errors:

@@ -1,9 +1,10 @@
 """The helper process of `sqlml.compiler.parallel`: ``python -m sqlml.compiler.helper``.
 
-Reads pickled messages on stdin: first ``("init", Templates)``, then ``("render", items)`` or
-``("parse", items)``, answering each batch with the list of its outcomes on stdout. Messages
-are read by a thread of their own, so the compiler's writes never wait for this process to
-finish a batch. Exits at the end of its input.
+Reads pickled messages on stdin: first ``("init", (compiler folder, Templates))``, then
+``("render", items)`` or ``("parse", items)``, answering each batch with the list of its
+outcomes on stdout. Messages are read by a thread of their own, so the compiler's writes never
+wait for this process to finish a batch. Exits at the end of its input, or at once if it
+imported another sqlml than the compiler's.
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ from typing import Any, BinaryIO
 
 def serve(requests: BinaryIO, answers: BinaryIO) -> None:
     """Answer every batch read from ``requests`` on ``answers``, until the end of input."""
-    from sqlml.compiler.parallel import Templates, parse
+    import gc
 
+    from sqlml.compiler.parallel import Templates, _package, parse
+
+    gc.set_threshold(50_000, 20, 10)  # as the compiler does (see fewer_collections)
     inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
     def read() -> None:
@@ -33,7 +37,9 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
     while (message := inbox.get()) is not None:
         kind, payload = message
         if kind == "init":
-            templates = payload
+            package, templates = payload
+            if package != _package():  # another sqlml than the compiler's: leave it the work
+                return
             continue
         if kind == "render":
             assert templates is not None

@@ -12,12 +12,14 @@ work. If the helper cannot start or fails, this process does the rest itself.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import pickle
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +38,29 @@ CHUNK_MS = 15.0  # work per chunk: small enough that both finish nearly together
 _PROCESSES_ENV = "SQLML_COMPILE_PROCESSES"
 
 Outcome = tuple[Any, ...]  # ("ok", value) or ("error", SqlmlError, details)
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector less often while compiling.
+
+    Parsing leaves cyclic garbage by the million objects (sqlglot links every node to its
+    parent), and with the default thresholds the collector also walks every live object
+    again and again: a sixth of a cold compile of 10,000 models. Objects alive now are frozen
+    (not if the application froze some itself) and the youngest generation is collected every
+    50,000 allocations instead of 700; both are restored at the end.
+    """
+    thresholds = gc.get_threshold()
+    freeze = gc.get_freeze_count() == 0
+    if freeze:
+        gc.freeze()
+    gc.set_threshold(50_000, 20, 10)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        if freeze:
+            gc.unfreeze()
 
 
 def cores() -> int:
@@ -133,7 +158,7 @@ class Helper:
                     stderr=subprocess.DEVNULL,
                     env=env,
                 )
-                self._send(("init", self._templates))
+                self._send(("init", (_package(), self._templates)))
             except Exception:  # cannot start, or the vars cannot be pickled: work alone
                 self._fail()
         return self._process
@@ -243,6 +268,11 @@ class Helper:
             process.stdout.close()  # type: ignore[union-attr]
 
         threading.Thread(target=reap, name="sqlml-helper-reaper", daemon=True).start()
+
+
+def _package() -> str:
+    """Where this sqlml was imported from: the helper must run the same code."""
+    return str(Path(__file__).resolve().parent)
 
 
 def _chunks(items: Sequence[Any], cost_ms: Sequence[float]) -> list[tuple[int, list[Any]]]:

@@ -111,6 +111,18 @@ def test_a_helper_that_dies_leaves_the_work_to_this_process(
     same(alone, shared)
 
 
+def test_a_helper_running_another_sqlml_leaves_the_work_to_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_project(tmp_path, project_files(60))
+    alone = compile_with(root, monkeypatch, helper=False)
+    monkeypatch.setattr(parallel, "_package", lambda: "/elsewhere/sqlml/compiler")
+
+    shared = compile_with(root, monkeypatch, helper=True)
+
+    same(alone, shared)
+
+
 def test_vars_that_cannot_be_pickled_keep_the_work_here(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
