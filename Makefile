@@ -33,4 +33,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/compile_run.py
 
 clean:
-	rm -rf target warehouse.duckdb warehouse.duckdb.wal
+	rm -rf target warehouse.duckdb warehouse.duckdb.wal warehouse.duckdb.lock

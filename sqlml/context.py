@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -46,6 +46,9 @@ class Context:
         target: a target name from ``project.yml`` (default: the project's default target).
         vars: values overriding the project's ``vars``.
         listener: told about each node as a run progresses (the CLI draws a progress display).
+        lock_timeout: seconds a writing command waits while another holds the warehouse
+            (default: ``lock_timeout`` in ``project.yml``, else 60).
+        on_lock_wait: told, once, what a writing command is waiting for.
     """
 
     def __init__(
@@ -55,11 +58,15 @@ class Context:
         target: str | None = None,
         vars: Mapping[str, Any] | None = None,
         listener: Listener | None = None,
+        lock_timeout: float | None = None,
+        on_lock_wait: Callable[[str], None] | None = None,
     ) -> None:
         self.project_dir = Path(project_dir)
         self.target = target
         self.vars = dict(vars or {})
         self.listener = listener
+        self.lock_timeout = lock_timeout
+        self.on_lock_wait = on_lock_wait
 
     @cached_property
     def project(self) -> Project:
@@ -208,8 +215,19 @@ class Context:
         return selected | tests
 
     def connect(self, *, read_only: bool = False) -> Engine:
-        """Open the target's warehouse; relative file paths in SQL resolve to the project."""
-        return connect(self.project.target.path, search_path=self.project.root, read_only=read_only)
+        """Open the target's warehouse; relative file paths in SQL resolve to the project.
+
+        A writing connection holds the warehouse lock until closed, waiting up to the lock
+        timeout for another command to finish first (`sqlml.engine.connect`).
+        """
+        timeout = self.lock_timeout
+        return connect(
+            self.project.target.path,
+            search_path=self.project.root,
+            read_only=read_only,
+            lock_timeout=self.project.lock_timeout if timeout is None else timeout,
+            on_wait=self.on_lock_wait,
+        )
 
     def _peek_state(self) -> WarehouseState:
         if not self.project.target.path.exists():
@@ -217,6 +235,11 @@ class Context:
         try:
             engine = self.connect(read_only=True)
         except ExecutionError as exc:
+            from sqlml.engine.lock import current_holder
+
+            holder = current_holder(self.project.target.path)
+            if holder is not None:  # say which command, rather than DuckDB's process name
+                return WarehouseState(unreadable=f"it is being written by {holder.describe()}")
             return WarehouseState(unreadable=exc.message)
         try:
             return run_state.read_state(engine, self.project.state_schema)

@@ -9,14 +9,27 @@ from typing import Any
 import click
 
 from sqlml import __version__
-from sqlml.cli.options import Options, common_options, handle_errors, selection_options
+from sqlml.cli.options import (
+    Options,
+    common_options,
+    handle_errors,
+    lock_option,
+    selection_options,
+)
 
 
 def _context(listener: Any = None) -> Any:
     from sqlml.context import Context
 
     options = click.get_current_context().ensure_object(Options)
-    return Context(options.project_dir, target=options.target, vars=options.vars, listener=listener)
+    return Context(
+        options.project_dir,
+        target=options.target,
+        vars=options.vars,
+        listener=listener,
+        lock_timeout=options.lock_timeout,
+        on_lock_wait=lambda message: click.echo(f"Note: {message}", err=True),
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -109,6 +122,7 @@ def _execution_command(command: str, help_text: str) -> None:
     @common_options
     @selection_options
     @_THREADS
+    @lock_option
     @handle_errors
     def execute(select: tuple[str, ...], exclude: tuple[str, ...], threads: int | None) -> None:
         _execute(command, select, exclude, threads)
@@ -145,6 +159,7 @@ def unit_test(select: tuple[str, ...], exclude: tuple[str, ...]) -> None:
 @cli.command()
 @common_options
 @selection_options
+@lock_option
 @handle_errors
 def freshness(select: tuple[str, ...], exclude: tuple[str, ...]) -> None:
     """Check the age of each source's newest row.

@@ -24,6 +24,7 @@ class Options:
     target: str | None = None
     vars: dict[str, Any] = field(default_factory=dict)
     debug: bool = False
+    lock_timeout: float | None = None
 
 
 def parse_vars(value: str | None) -> dict[str, Any]:
@@ -92,6 +93,19 @@ def common_options(func: F) -> F:
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
+
+
+def lock_option(func: F) -> F:
+    """--lock-timeout, for the commands that write to the warehouse."""
+    return click.option(
+        "--lock-timeout",
+        expose_value=False,
+        callback=_store("lock_timeout"),
+        type=click.FloatRange(min=0),
+        metavar="SECONDS",
+        help="Wait this long for another command writing to the warehouse, then exit 2 "
+        "(default: lock_timeout in project.yml, else 60).",
+    )(func)
 
 
 def selection_options(func: F) -> F:

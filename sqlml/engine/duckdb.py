@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlml.compiler.types import Relation
 from sqlml.engine.base import Check
+from sqlml.engine.lock import WarehouseLock
 from sqlml.errors import ExecutionError
 
 _LINE = re.compile(r"\nLINE (\d+):")
@@ -23,28 +25,25 @@ class DuckDBEngine:
         path: the database file; created with its folder if missing.
         search_path: folder that relative file paths in SQL resolve against (the project).
         read_only: open without taking the write lock.
+        lock: the warehouse lock this engine holds; released by `close`.
+        open_timeout: how long to wait while another program has the file open.
+        on_wait: told once when opening has to wait.
     """
 
     def __init__(
-        self, path: Path | str, *, search_path: Path | None = None, read_only: bool = False
+        self,
+        path: Path | str,
+        *,
+        search_path: Path | None = None,
+        read_only: bool = False,
+        lock: WarehouseLock | None = None,
+        open_timeout: float = 0.0,
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
-        import duckdb
-
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._connection = duckdb.connect(str(path), read_only=read_only)
-        except duckdb.Error as exc:
-            hint = None
-            if "lock" in str(exc).lower():
-                hint = (
-                    "another process holds the database file open for writing "
-                    "(a BI tool, an IDE, or another sqlml run); close it and retry"
-                )
-            # Nothing can run: a problem of the whole project, not of one node.
-            raise ExecutionError(
-                f"cannot open warehouse {path}: {_first_line(exc)}", hint=hint, exit_code=2
-            ) from None
+        self._connection = _open(path, read_only, open_timeout, on_wait)
+        self._warehouse_lock = lock
         self._search_path = search_path
         row = self._connection.execute("select current_database()").fetchone()
         self.database = str(row[0]) if row else ""
@@ -172,6 +171,8 @@ class DuckDBEngine:
                 cursor.close()
             self._cursors.clear()
         self._connection.close()
+        if self._warehouse_lock is not None:
+            self._warehouse_lock.release()
 
     @staticmethod
     def _run(cursor: Any, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
@@ -181,6 +182,47 @@ class DuckDBEngine:
             return list(cursor.execute(sql, params).fetchall())
         except duckdb.Error as exc:
             raise _translate(exc, sql) from None
+
+
+def _open(
+    path: Path | str, read_only: bool, timeout: float, on_wait: Callable[[str], None] | None
+) -> Any:
+    """Connect, waiting up to ``timeout`` seconds while another process has the file open."""
+    import duckdb
+
+    deadline = time.monotonic() + timeout
+    pause = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as exc:
+            locked = "lock" in str(exc).lower()
+            left = deadline - time.monotonic()
+            if locked and left > 0:
+                if on_wait is not None:
+                    on_wait(f"waiting up to {timeout:g} s for {_holder(exc)} to close {path}")
+                    on_wait = None  # say it once
+                time.sleep(min(pause, left))
+                pause = min(pause * 2, 0.5)
+                continue
+            hint = None
+            if locked:
+                hint = f"{_holder(exc)} has the database file open (a BI tool, an IDE?): close it"
+                hint += (
+                    " and retry" if read_only else ", or wait longer with --lock-timeout SECONDS"
+                )
+            # Nothing can run: a problem of the whole project, not of one node.
+            raise ExecutionError(
+                f"cannot open warehouse {path}: {_first_line(exc)}", hint=hint, exit_code=2
+            ) from None
+
+
+def _holder(exc: Exception) -> str:
+    """The program DuckDB names as holding its file lock, e.g. "python3.11 (PID 123)"."""
+    match = re.search(r"lock is held in (.+?) \(PID (\d+)\)", str(exc))
+    if not match:
+        return "another program"
+    return f"another program ({Path(match.group(1)).name}, pid {match.group(2)})"
 
 
 def _translate(exc: Exception, sql: str) -> ExecutionError:

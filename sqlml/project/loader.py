@@ -182,6 +182,7 @@ def _load(
         environment_hash=digest.hexdigest(),
         warnings=tuple(warnings),
         failures_schema=spec.failures_schema,
+        lock_timeout=spec.lock_timeout,
         seeds=seeds,
         sources=tuple(properties.sources.values()),
         data_tests=(*properties.data_tests, *singular),

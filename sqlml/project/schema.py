@@ -101,6 +101,8 @@ class ProjectFile(_Strict):
     paths: PathsFile = PathsFile()
     state_schema: str = "_sqlml"
     failures_schema: str = "_sqlml_failures"  # where data tests store their failing rows
+    # Seconds a writing command waits for another to finish with the warehouse.
+    lock_timeout: float = Field(default=60.0, ge=0)
     # Per-folder defaults: "+key" entries are config, other keys are sub-folders.
     models: dict[str, Any] = {}
 

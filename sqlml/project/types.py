@@ -169,3 +169,4 @@ class Project:
     sources: tuple[SourceTable, ...] = ()
     data_tests: tuple[DataTest, ...] = ()
     unit_tests: tuple[UnitTest, ...] = ()
+    lock_timeout: float = 60.0  # seconds a writing command waits for the warehouse

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -266,14 +267,17 @@ def locked_path(tmp_path: Path) -> Iterator[Path]:
 @pytest.mark.parametrize("read_only", [False, True])
 def test_opening_a_locked_file_explains_the_lock(locked_path: Path, read_only: bool) -> None:
     with pytest.raises(ExecutionError) as caught:
-        connect(locked_path, read_only=read_only)
+        connect(locked_path, read_only=read_only, lock_timeout=0)
 
     error = caught.value
     assert error.message.startswith(
         f'cannot open warehouse {locked_path}: IO Error: Could not set lock on file "{locked_path}"'
     )
     assert "\n" not in error.message
-    assert error.hint == (
-        "another process holds the database file open for writing "
-        "(a BI tool, an IDE, or another sqlml run); close it and retry"
+    assert error.hint is not None
+    assert re.fullmatch(
+        r"another program \(python[\d.]*, pid \d+\) has the database file open "
+        r"\(a BI tool, an IDE\?\): close it"
+        + (" and retry" if read_only else r", or wait longer with --lock-timeout SECONDS"),
+        error.hint,
     )
