@@ -22,6 +22,7 @@ from sqlml.compiler import CompiledNode, CompiledProject, compile_project
 from sqlml.engine import Engine, connect
 from sqlml.errors import ExecutionError
 from sqlml.graph import DAG, build_dag, select_nodes
+from sqlml.graph.selection import uses_state
 from sqlml.plan import Plan, WarehouseState, make_plan
 from sqlml.project import Project, load_project
 from sqlml.runner import Listener, RunResult, execute_plan
@@ -85,7 +86,9 @@ class Context:
         """The selected nodes, in topological order."""
         compiled = self.compile()
         dag = self.dag(compiled)
-        chosen = select_nodes(dag, compiled.nodes, select, exclude)
+        chosen = select_nodes(
+            dag, compiled.nodes, select, exclude, built=self._built(select, exclude)
+        )
         return [compiled.nodes[name] for name in dag.order if name in chosen]
 
     def plan(
@@ -94,8 +97,9 @@ class Context:
         """What ``command`` would do. Reads the warehouse's catalog if it can; never writes."""
         compiled = self.compile()
         dag = self.dag(compiled)
-        selected = self._select(compiled, dag, select, exclude, command)
-        return make_plan(compiled, dag, selected, self._peek_state(), kinds=COMMANDS[command])
+        state = self._peek_state()
+        selected = self._select(compiled, dag, select, exclude, command, state.fingerprints)
+        return make_plan(compiled, dag, selected, state, kinds=COMMANDS[command])
 
     def run(
         self, select: Sequence[str] = (), exclude: Sequence[str] = (), *, threads: int | None = None
@@ -135,7 +139,9 @@ class Context:
 
         compiled = self.compile()
         dag = self.dag(compiled)
-        selected = select_nodes(dag, compiled.nodes, select, exclude)
+        selected = select_nodes(
+            dag, compiled.nodes, select, exclude, built=self._built(select, exclude)
+        )
         nodes = [compiled.nodes[n] for n in dag.order if n in selected]
         engine = self.connect()
         try:
@@ -156,7 +162,13 @@ class Context:
         compiled = self.compile()
         chosen = None
         if select or exclude:
-            chosen = select_nodes(self.dag(compiled), compiled.nodes, select, exclude)
+            chosen = select_nodes(
+                self.dag(compiled),
+                compiled.nodes,
+                select,
+                exclude,
+                built=self._built(select, exclude),
+            )
         return run_unit_tests(self.project, compiled, chosen)
 
     def _execute(
@@ -165,11 +177,15 @@ class Context:
         compiled = self.compile()
         project = self.project
         dag = self.dag(compiled)
-        selected = self._select(compiled, dag, select, exclude, command)  # bad selectors fail here
+        # Bad selectors fail here, before waiting for the warehouse: with no fingerprints known,
+        # state: selectors match every node, so only the other selectors can fail.
+        selected = self._select(compiled, dag, select, exclude, command, {})
         engine = self.connect()
         try:
             run_state.ensure_state(engine, project.state_schema)
             state = run_state.read_state(engine, project.state_schema)
+            if uses_state(select, exclude):
+                selected = self._select(compiled, dag, select, exclude, command, state.fingerprints)
             plan = make_plan(compiled, dag, selected, state, kinds=COMMANDS[command])
             started = datetime.now(UTC)
             run = RunResult(uuid.uuid4().hex, command, started, started, ())
@@ -200,13 +216,14 @@ class Context:
         select: Sequence[str],
         exclude: Sequence[str],
         command: str,
+        built: Mapping[str, str] | None = None,
     ) -> frozenset[str]:
-        selected = select_nodes(dag, compiled.nodes, select, exclude)
+        selected = select_nodes(dag, compiled.nodes, select, exclude, built=built)
         if "test" not in COMMANDS[command] or not select:
             return selected
         # A data test comes along with any node it tests (dbt's "eager" indirect selection),
         # unless it was excluded by name.
-        excluded = set(compiled.nodes) - select_nodes(dag, compiled.nodes, (), exclude)
+        excluded = set(compiled.nodes) - select_nodes(dag, compiled.nodes, (), exclude, built=built)
         tests = {
             name
             for name, node in compiled.nodes.items()
@@ -228,6 +245,19 @@ class Context:
             lock_timeout=self.project.lock_timeout if timeout is None else timeout,
             on_wait=self.on_lock_wait,
         )
+
+    def _built(self, select: Sequence[str], exclude: Sequence[str]) -> Mapping[str, str] | None:
+        """The fingerprints of the last builds, read only when a ``state:`` selector needs them."""
+        if not uses_state(select, exclude):
+            return None
+        state = self._peek_state()
+        if state.unreadable:
+            raise ExecutionError(
+                f"cannot read the warehouse for a state: selector: {state.unreadable}",
+                hint="retry once the command writing to the warehouse has finished",
+                exit_code=2,
+            )
+        return state.fingerprints
 
     def _peek_state(self) -> WarehouseState:
         if not self.project.target.path.exists():

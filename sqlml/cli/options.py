@@ -117,7 +117,7 @@ def selection_options(func: F) -> F:
         "-s",
         "--select",
         multiple=True,
-        help="Nodes to include: name, +name, name+, N+name, tag:T, path:P.",
+        help="Nodes to include: name, +name, name+, N+name, tag:T, path:P, state:modified.",
     )(func)
     return func
 

@@ -5,6 +5,12 @@ Grammar of one selector (several selectors are a union; a comma inside one is an
     [N]+ METHOD [+[N]]     upstream / downstream, optionally bounded to N edges
     @METHOD                the nodes, their descendants and every ancestor of those
     METHOD := name | name-with-*-wildcards | tag:TAG | path:FOLDER_OR_FILE | kind:KIND
+            | state:modified | state:new
+
+``state:`` compares each node's fingerprint with the one of its last successful build, which
+the caller reads from the warehouse and passes in: selection itself stays pure. A node's
+fingerprint covers its SQL, its config and its parents' fingerprints, so a node downstream of
+an edit is modified too (its table was built from the old parent).
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ from sqlml.errors import GraphError, did_you_mean
 from sqlml.graph.dag import DAG
 
 _SELECTOR = re.compile(r"^(?P<at>@)?(?:(?P<up>\d*)\+)?(?P<method>[^+]+?)(?:\+(?P<down>\d*))?$")
-METHODS = ("tag", "path", "kind")
+METHODS = ("tag", "path", "kind", "state")
+STATES = ("modified", "new")
 
 
 class Selectable(Protocol):
@@ -31,13 +38,15 @@ class Selectable(Protocol):
     def kind(self) -> str: ...
     @property
     def tags(self) -> tuple[str, ...]: ...
+    @property
+    def fingerprint(self) -> str: ...
 
 
 @dataclass(frozen=True)
 class Selector:
     """One parsed selector term."""
 
-    method: str  # "name", "tag", "path" or "kind"
+    method: str  # "name", "tag", "path", "kind" or "state"
     value: str
     upstream: int | None = None  # None: not selected; -1: unbounded
     downstream: int | None = None
@@ -54,7 +63,8 @@ def parse_selector(text: str) -> Selector:
     if not match or not match.group("method"):
         raise GraphError(
             f"invalid selector '{text}'",
-            hint="use name, +name, name+, N+name, tag:TAG, path:PATH, kind:KIND or @name",
+            hint="use name, +name, name+, N+name, tag:TAG, path:PATH, kind:KIND, "
+            "state:modified or @name",
         )
     method, value = "name", match.group("method")
     if ":" in value:
@@ -63,6 +73,11 @@ def parse_selector(text: str) -> Selector:
             raise GraphError(
                 f"unknown selector method '{method}:' in '{text}'",
                 hint=did_you_mean(method, METHODS) or "methods: " + ", ".join(METHODS),
+            )
+        if method == "state" and value not in STATES:
+            raise GraphError(
+                f"unknown state '{value}' in '{text}'",
+                hint=did_you_mean(value, STATES) or "use state:modified or state:new",
             )
     up, down = match.group("up"), match.group("down")
     if match.group("at") and (up is not None or down is not None):
@@ -81,31 +96,58 @@ def select_nodes(
     nodes: Mapping[str, Selectable],
     select: Sequence[str] = (),
     exclude: Sequence[str] = (),
+    *,
+    built: Mapping[str, str] | None = None,
 ) -> frozenset[str]:
     """The names of the nodes chosen by ``select`` minus those chosen by ``exclude``.
 
     An empty ``select`` means every node. Each argument may hold several space-separated
     selectors. A selector that matches nothing is an error (with a suggestion), since a typo
-    would otherwise run nothing silently; in ``exclude`` it is ignored.
+    would otherwise run nothing silently; in ``exclude`` it is ignored. ``state:`` selectors
+    are the exception: nothing modified is a fine answer.
+
+    Args:
+        built: node name -> fingerprint of its last successful build, for ``state:``
+            selectors (see `uses_state`); without it they are an error.
     """
     chosen = (
         set(nodes)
         if not _terms(select)
-        else set().union(*(_evaluate(dag, nodes, term, strict=True) for term in _terms(select)))
+        else set().union(
+            *(_evaluate(dag, nodes, term, built, strict=True) for term in _terms(select))
+        )
     )
     for term in _terms(exclude):
-        chosen -= _evaluate(dag, nodes, term, strict=False)
+        chosen -= _evaluate(dag, nodes, term, built, strict=False)
     return frozenset(chosen)
+
+
+def uses_state(*arguments: Sequence[str]) -> bool:
+    """Whether any selector in ``arguments`` needs the warehouse's state (``state:...``)."""
+    return any(
+        parse_selector(part).method == "state"
+        for argument in arguments
+        for term in _terms(argument)
+        for part in term.split(",")
+    )
 
 
 def _terms(arguments: Iterable[str]) -> list[str]:
     return [term for argument in arguments for term in argument.split()]
 
 
-def _evaluate(dag: DAG, nodes: Mapping[str, Selectable], term: str, *, strict: bool) -> set[str]:
-    parts = [_select_one(dag, nodes, parse_selector(p), strict) for p in term.split(",")]
+def _evaluate(
+    dag: DAG,
+    nodes: Mapping[str, Selectable],
+    term: str,
+    built: Mapping[str, str] | None,
+    *,
+    strict: bool,
+) -> set[str]:
+    selectors = [parse_selector(p) for p in term.split(",")]
+    parts = [_select_one(dag, nodes, s, built, strict) for s in selectors]
     chosen = set.intersection(*parts)
-    if strict and not chosen:
+    if strict and not chosen and not any(s.method == "state" for s in selectors):
         raise GraphError(
             f"selector '{term}' matches no node: each part matches some, but none matches all",
             hint="an intersection (a comma) keeps only nodes matched by every part; "
@@ -115,10 +157,14 @@ def _evaluate(dag: DAG, nodes: Mapping[str, Selectable], term: str, *, strict: b
 
 
 def _select_one(
-    dag: DAG, nodes: Mapping[str, Selectable], selector: Selector, strict: bool
+    dag: DAG,
+    nodes: Mapping[str, Selectable],
+    selector: Selector,
+    built: Mapping[str, str] | None,
+    strict: bool,
 ) -> set[str]:
-    base = _match(nodes, selector)
-    if not base and strict:
+    base = _match(nodes, selector, built)
+    if not base and strict and selector.method != "state":
         if selector.method != "name":
             message = f"selector '{selector.method}:{selector.value}' matches no node"
         elif _is_glob(selector.value):
@@ -145,8 +191,24 @@ def _select_one(
     return result
 
 
-def _match(nodes: Mapping[str, Selectable], selector: Selector) -> set[str]:
+def _match(
+    nodes: Mapping[str, Selectable], selector: Selector, built: Mapping[str, str] | None
+) -> set[str]:
     value = selector.value
+    if selector.method == "state":
+        if built is None:
+            raise GraphError(
+                f"selector 'state:{value}' needs the fingerprints of the last build",
+                hint="pass built= to select_nodes (sqlml reads them from the warehouse)",
+            )
+        if value == "new":
+            return {n for n in nodes if n not in built}
+        # A node that failed to compile has no fingerprint: it is modified until it builds.
+        return {
+            n
+            for n, node in nodes.items()
+            if not node.fingerprint or built.get(n) != node.fingerprint
+        }
     if selector.method == "name":
         if _is_glob(value):
             return {n for n in nodes if fnmatch.fnmatchcase(n, value)}

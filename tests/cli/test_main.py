@@ -349,7 +349,7 @@ BAD_USAGE = {
     "unknown selector method": (
         ["run", "-s", "colour:red"],
         "Error: unknown selector method 'colour:' in 'colour:red'\n"
-        "hint: methods: tag, path, kind\n",
+        "hint: methods: tag, path, kind, state\n",
     ),
     "unknown node": (
         ["ls", "-s", "ordrs"],

@@ -25,6 +25,7 @@ class Node:
     path: str
     kind: str = "model"
     tags: tuple[str, ...] = ()
+    fingerprint: str = ""
 
 
 #   stg_orders ──┐
@@ -95,17 +96,22 @@ def test_parse_selector(text: str, expected: Selector) -> None:
         (
             "orders++",
             "invalid selector 'orders++'\n"
-            "hint: use name, +name, name+, N+name, tag:TAG, path:PATH, kind:KIND or @name",
+            "hint: use name, +name, name+, N+name, tag:TAG, path:PATH, kind:KIND, "
+            "state:modified or @name",
         ),
         (
             "+",
             "invalid selector '+'\n"
-            "hint: use name, +name, name+, N+name, tag:TAG, path:PATH, kind:KIND or @name",
+            "hint: use name, +name, name+, N+name, tag:TAG, path:PATH, kind:KIND, "
+            "state:modified or @name",
         ),
         ("@+orders", "invalid selector '@+orders'\nhint: '@' cannot be combined with '+'"),
         ("@orders+", "invalid selector '@orders+'\nhint: '@' cannot be combined with '+'"),
         ("tga:daily", "unknown selector method 'tga:' in 'tga:daily'\nhint: did you mean 'tag'?"),
-        ("fqn:x", "unknown selector method 'fqn:' in 'fqn:x'\nhint: methods: tag, path, kind"),
+        (
+            "fqn:x",
+            "unknown selector method 'fqn:' in 'fqn:x'\nhint: methods: tag, path, kind, state",
+        ),
     ],
 )
 def test_invalid_selectors(text: str, expected: str) -> None:
