@@ -171,6 +171,28 @@ class Context:
             )
         return run_unit_tests(self.project, compiled, chosen)
 
+    def report(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """Write the monitoring report, one self-contained HTML file, from the history tables.
+
+        Args:
+            path: where to write it (default: ``target/monitoring.html``).
+        """
+        from sqlml.monitor.report import write_report
+
+        out = Path(path) if path is not None else self.project.target_dir / "monitoring.html"
+        if not self.project.target.path.exists():
+            raise ExecutionError(
+                f"no warehouse at {self.project.target.path.name} yet: nothing to report",
+                hint="run the project first (`sqlml run`), then its monitors (`sqlml monitor`)",
+                exit_code=2,
+            )
+        engine = self.connect(read_only=True)
+        try:
+            return write_report(engine, self.project.state_schema, out,
+                                title=f"{self.project.name}: monitoring")  # fmt: skip
+        finally:
+            engine.close()
+
     def _execute(
         self, command: str, select: Sequence[str], exclude: Sequence[str], threads: int | None
     ) -> RunResult:

@@ -177,6 +177,26 @@ def freshness(select: tuple[str, ...], exclude: tuple[str, ...]) -> None:
     sys.exit(1 if any(r.status == "error" for r in results) else 0)
 
 
+@cli.command()
+@common_options
+@click.option(
+    "--out",
+    "-o",
+    "out",
+    type=click.Path(dir_okay=False),
+    help="Where to write the HTML file (default: target/monitoring.html).",
+)
+@handle_errors
+def report(out: str | None) -> None:
+    """Write the monitoring report: one self-contained HTML file.
+
+    Status per model and table, drift by PSI with histograms, metrics over time with their
+    thresholds, alerts and retraining; it works offline.
+    """
+    path = _context().report(out)
+    click.echo(f"Wrote the monitoring report to {path}")
+
+
 def _indent(text: str) -> str:
     return "\n".join("    " + line for line in text.splitlines())
 

@@ -19,9 +19,7 @@ from .helpers import webhook_server
 S = "_sqlml"
 
 
-@pytest.fixture
-def engine(tmp_path: Path):
-    engine = DuckDBEngine(tmp_path / "warehouse.duckdb")
+def setup_features(engine: DuckDBEngine) -> None:
     # Training data: 30 days x 100 customers; tenure uniform 0..99, plan a/b.
     engine.execute(
         "create table features as select date '2025-01-01' + (i // 100)::INTEGER as day, "
@@ -32,6 +30,12 @@ def engine(tmp_path: Path):
         engine, S, profile="churn", version=1, source_sql="select * from main.features",
         columns=[ProfileColumn("tenure", "numeric"), ProfileColumn("plan", "categorical")],
     )  # fmt: skip
+
+
+@pytest.fixture
+def engine(tmp_path: Path):
+    engine = DuckDBEngine(tmp_path / "warehouse.duckdb")
+    setup_features(engine)
     yield engine
     engine.close()
 
