@@ -32,10 +32,11 @@ from sqlml.runner.materializations import RunEnv
 
 # The kinds of node each command executes.
 COMMANDS: dict[str, frozenset[str]] = {
-    "run": frozenset({"model", "seed", "source"}),
-    "build": frozenset({"model", "seed", "source", "test"}),
+    "run": frozenset({"model", "seed", "source", "snapshot"}),
+    "build": frozenset({"model", "seed", "source", "snapshot", "test"}),
     "test": frozenset({"test"}),
     "seed": frozenset({"seed"}),
+    "snapshot": frozenset({"snapshot"}),
 }
 
 
@@ -129,6 +130,12 @@ class Context:
     ) -> RunResult:
         """Load the seed CSV files."""
         return self._execute("seed", select, exclude, threads)
+
+    def snapshot(
+        self, select: Sequence[str] = (), exclude: Sequence[str] = (), *, threads: int | None = None
+    ) -> RunResult:
+        """Record what changed in each selected snapshot's select since its last run."""
+        return self._execute("snapshot", select, exclude, threads)
 
     def freshness(self, select: Sequence[str] = (), exclude: Sequence[str] = ()) -> list[Any]:
         """Check how old the newest row of each selected source is; record the results.

@@ -80,7 +80,13 @@ def compile(select: tuple[str, ...], exclude: tuple[str, ...]) -> None:
     sys.exit(1 if errors else 0)
 
 
-_VERBS = {"run": "Running", "build": "Building", "test": "Testing", "seed": "Seeding"}
+_VERBS = {
+    "run": "Running",
+    "build": "Building",
+    "test": "Testing",
+    "seed": "Seeding",
+    "snapshot": "Snapshotting",
+}
 _THREADS = click.option(
     "--threads",
     type=click.IntRange(min=1),
@@ -114,6 +120,8 @@ _EXECUTIONS = {
     "An error-severity failure skips the tested node's downstream.",
     "test": "Run data tests; failing rows are kept in a table.",
     "seed": "Load the CSV files under seeds/ as tables.",
+    "snapshot": "Record what changed in each snapshot since its last run.\n\n"
+    "Changed rows get a new version; the old one is closed (sqlml_valid_to).",
 }
 
 

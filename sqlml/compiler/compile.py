@@ -35,6 +35,12 @@ from sqlml.compiler.snapshot import (
     nodes_key,
     save_snapshot,
 )
+from sqlml.compiler.snapshot_config import (
+    SnapshotSpec,
+    check_snapshot_columns,
+    snapshot_config,
+)
+from sqlml.compiler.snapshot_config import spec_digest_parts as spec_parts
 from sqlml.compiler.statics import static_nodes
 from sqlml.compiler.testnodes import (
     TEST_CONFIG,
@@ -136,14 +142,17 @@ def _compile_nodes(
 ) -> tuple[CompiledProject, set[str], set[str]]:
     """Render, link and assemble every node; returns the compiled project, the digests of the
     parses in use and the folders written to."""
-    sources = [*project.models, *_singular_templates(project)]
+    sources = [*project.models, *project.snapshots, *_singular_templates(project)]
     kinds = {t.name: "model" for t in project.models}
-    kinds.update({t.name: "test" for t in sources[len(project.models) :]})
+    kinds.update({t.name: "snapshot" for t in project.snapshots})
+    templates_count = len(project.models) + len(project.snapshots)
+    kinds.update({t.name: "test" for t in sources[templates_count:]})
     outcomes, renders = _render(sources, cache, templates, helper)
     rendered: dict[str, Rendered] = {}
     configs: dict[str, NodeConfig] = {}
     errors: dict[str, SqlmlError] = {}
     validated: dict[str, NodeConfig] = {}
+    specs: dict[str, SnapshotSpec] = {}
     for model in sources:
         outcome = outcomes[model.name]
         said = outcome[2] if outcome[0] == "error" else outcome[1].config
@@ -154,13 +163,18 @@ def _compile_nodes(
             env_reads.update(result.env_vars)
             if kinds[model.name] == "model":
                 config = node_config(model, result, validated)
+            elif kinds[model.name] == "snapshot":
+                config, specs[model.name] = snapshot_config(model, result)
             else:
                 config = TEST_CONFIG
         except SqlmlError as exc:
             _place(exc, model.name)
             errors[model.name] = exc
             # What the template said of itself before failing still counts (e.g. ephemeral).
-            configs[model.name] = NodeConfig(**safe_config({**model.config, **said}))
+            shown = safe_config({**model.config, **said})
+            if kinds[model.name] == "snapshot":
+                shown["materialized"] = "snapshot"
+            configs[model.name] = NodeConfig(**shown)
             continue
         if config.enabled:
             rendered[model.name] = result
@@ -171,7 +185,7 @@ def _compile_nodes(
     relations = {
         name: Relation(config.schema or project.target.schema, config.alias or name, database)
         for name, config in configs.items()
-        if kinds[name] == "model"
+        if kinds[name] in ("model", "snapshot")
     }
     static = static_nodes(project, templates.jinja)
     relations.update({node.name: node.relation for node in static})
@@ -184,7 +198,8 @@ def _compile_nodes(
         folders.add(os.path.dirname(path))
 
     linker = _Linker(project, by_name, kinds, relations, ephemeral, errors, write)
-    linker.disabled = {m.name for m in project.models} - set(configs)
+    linker.specs = specs
+    linker.disabled = {m.name for m in [*project.models, *project.snapshots]} - set(configs)
     bodies, parsed, parses, keep = linker.link(rendered, cache, helper)
     depends = {
         name: tuple(dict.fromkeys(c.node for c in result.refs if c.node in relations))
@@ -282,6 +297,7 @@ class _Linker:
         self.ephemeral = ephemeral
         self.errors = errors
         self.write = write
+        self.specs: Mapping[str, SnapshotSpec] = {}  # of snapshots
 
     def link(
         self, rendered: Mapping[str, Rendered], cache: CompileCache, helper: Helper
@@ -379,6 +395,14 @@ class _Linker:
                 hint=f"fix '{failed_ephemeral}' first",
             )
         sql = ""
+        spec = self.specs.get(name)
+        if error is None and spec is not None and name in parsed:
+            try:
+                check_snapshot_columns(
+                    name, spec, parsed[name].columns, self.compiled_prefix + model.path
+                )
+            except SqlmlError as exc:
+                error = exc
         if error is None:
             sql = inline_ephemerals(name, bodies, depends, ephemeral, parsed)
         if name in bodies and any(p in ephemeral for p in depends[name]):
@@ -396,10 +420,10 @@ class _Linker:
             columns=parsed[name].columns if name in parsed else (),
             declared_columns=model.columns,
             description=model.description,
-            fingerprint="" if error else fingerprint(sql, config, parents),
+            fingerprint="" if error else fingerprint(sql, config, [*spec_parts(spec), *parents]),
             compiled_path=self.compiled_prefix + model.path,
             error=error,
-            spec=singular_spec(name) if kind == "test" else None,
+            spec=singular_spec(name) if kind == "test" else spec,
         )
 
 

@@ -67,6 +67,7 @@ def inputs_key(project: Project) -> str | None:
                 project.seeds,
                 project.sources,
                 project.data_tests,
+                project.snapshots,
             )
         ).encode()
     )

@@ -64,4 +64,9 @@ class Engine(Protocol):
         `build_table`."""
         ...
 
+    def transaction(self) -> AbstractContextManager[None]:
+        """Run this thread's statements inside the block as one transaction: all of them
+        commit together at its end, or none if it raises (the error is re-raised)."""
+        ...
+
     def close(self) -> None: ...

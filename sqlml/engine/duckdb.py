@@ -156,6 +156,17 @@ class DuckDBEngine:
             cursor.execute("rollback")
             raise
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        cursor = self.cursor()
+        cursor.execute("begin transaction")
+        try:
+            yield
+        except BaseException:
+            cursor.execute("rollback")
+            raise
+        self._run(cursor, "commit")
+
     def _columns(self, cursor: Any, relation: Relation) -> list[tuple[str, str]]:
         rows = self._run(
             cursor,

@@ -133,6 +133,13 @@ def _load(
                 name=name, path=rel, sql=_read_source(top, rel, inventory), config=dict(config)
             )
         yml_paths += [root / rel for rel in _sorted(found[".yml"] + found[".yaml"])]
+    from sqlml.project.snapshots import find_snapshots, with_properties
+
+    snapshot_defaults = _check_folder_config(spec.snapshots, project_path, "snapshots")
+    found_snapshots, snapshot_ymls = find_snapshots(
+        root, spec.paths.snapshots, snapshot_defaults, inventory
+    )
+    yml_paths += snapshot_ymls
     for seed_dir in spec.paths.seeds:  # seeds may be described next to their CSV files
         found = _find(top, seed_dir, (".yml", ".yaml"), inventory)
         yml_paths += [root / rel for rel in _sorted(found[".yml"] + found[".yaml"])]
@@ -151,6 +158,7 @@ def _load(
 
     seeds = _seeds(root, spec.paths.seeds, properties, inventory)
     _check_names(models, seeds, properties)
+    snapshots = with_properties(root, found_snapshots, properties, models, seeds)
     singular = _singular_tests(root, spec.paths.data_tests, inventory)
 
     macros = []
@@ -187,6 +195,7 @@ def _load(
         sources=tuple(properties.sources.values()),
         data_tests=(*properties.data_tests, *singular),
         unit_tests=tuple(properties.unit_tests.values()),
+        snapshots=snapshots,
     )
 
 
@@ -356,9 +365,16 @@ def _with_properties(model: ModelSource, entry: Any, display: str) -> ModelSourc
     )
 
 
-def _check_folder_config(tree: Mapping[str, Any], project_path: Path) -> Mapping[str, Any]:
-    """Validate the `models:` tree of project.yml: `+key` entries are config, others folders."""
-    from sqlml.project.schema import NodeConfigFile
+def _check_folder_config(
+    tree: Mapping[str, Any], project_path: Path, top: str = "models"
+) -> Mapping[str, Any]:
+    """Validate a folder tree of project.yml (`models:` or `snapshots:`): `+key` entries are
+    config, others folders."""
+    from pydantic import BaseModel
+
+    from sqlml.project.schema import NodeConfigFile, SnapshotConfigFile
+
+    schema: type[BaseModel] = SnapshotConfigFile if top == "snapshots" else NodeConfigFile
 
     def walk(node: Any, key_path: list[str]) -> None:
         if not isinstance(node, Mapping):
@@ -368,7 +384,7 @@ def _check_folder_config(tree: Mapping[str, Any], project_path: Path) -> Mapping
             )
         config = {k[1:]: v for k, v in node.items() if str(k).startswith("+")}
         for key in config:
-            if key not in NodeConfigFile.model_fields and key != "schema":
+            if key not in schema.model_fields and key != "schema":
                 raise ConfigError(
                     f"unknown config key '{'.'.join([*key_path, '+' + key])}'",
                     location=key_location(project_path, PROJECT_FILE, [*key_path, "+" + key]),
@@ -376,18 +392,16 @@ def _check_folder_config(tree: Mapping[str, Any], project_path: Path) -> Mapping
                         "+" + key,
                         [
                             "+" + f.alias if f.alias else "+" + n
-                            for n, f in NodeConfigFile.model_fields.items()
+                            for n, f in schema.model_fields.items()
                         ],
                     ),
                 )
-        validate(
-            NodeConfigFile, config, project_path, PROJECT_FILE, prefix=key_path, key_prefix="+"
-        )
+        validate(schema, config, project_path, PROJECT_FILE, prefix=key_path, key_prefix="+")
         for key, value in node.items():
             if not str(key).startswith("+"):
                 walk(value, [*key_path, str(key)])
 
-    walk(tree, ["models"])
+    walk(tree, [top])
     return tree
 
 

@@ -20,6 +20,7 @@ class Properties:
 
     models: dict[str, tuple[Any, str, int]] = field(default_factory=dict)  # entry, file, index
     seeds: dict[str, tuple[Any, str, int]] = field(default_factory=dict)
+    snapshots: dict[str, tuple[Any, str, int]] = field(default_factory=dict)
     sources: dict[str, SourceTable] = field(default_factory=dict)
     unit_tests: dict[str, UnitTest] = field(default_factory=dict)
     data_tests: list[DataTest] = field(default_factory=list)
@@ -33,7 +34,11 @@ def read_properties(root: Path, paths: list[Path]) -> Properties:
     for path in paths:
         display = path.relative_to(root).as_posix()
         parsed = validate(PropertiesFile, read_yaml(path, display), path, display)
-        groups: list[tuple[str, list[Any]]] = [("models", parsed.models), ("seeds", parsed.seeds)]
+        groups: list[tuple[str, list[Any]]] = [
+            ("models", parsed.models),
+            ("seeds", parsed.seeds),
+            ("snapshots", parsed.snapshots),
+        ]
         for kind, entries in groups:
             index: dict[str, tuple[Any, str, int]] = getattr(found, kind)
             for i, entry in enumerate(entries):

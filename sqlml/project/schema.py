@@ -90,6 +90,7 @@ class PathsFile(_Strict):
     macros: list[str] = ["macros"]
     seeds: list[str] = ["seeds"]
     data_tests: list[str] = ["data_tests"]
+    snapshots: list[str] = ["snapshots"]
     target: str = "target"
 
 
@@ -105,6 +106,7 @@ class ProjectFile(_Strict):
     lock_timeout: float = Field(default=60.0, ge=0)
     # Per-folder defaults: "+key" entries are config, other keys are sub-folders.
     models: dict[str, Any] = {}
+    snapshots: dict[str, Any] = {}  # the same, for the snapshot folders
 
 
 class ColumnFile(_Strict):
@@ -180,9 +182,34 @@ class UnitTestFile(_Strict):
     vars: dict[str, Any] = {}
 
 
+class SnapshotConfigFile(_Strict):
+    """Config of a snapshot (a type 2 slowly changing dimension), in YAML or `config()`."""
+
+    unique_key: str | list[str] | None = None
+    strategy: Literal["timestamp", "check"] | None = None
+    updated_at: str | None = None  # timestamp strategy: the column that says a row changed
+    check_cols: list[str] | Literal["all"] | None = None  # check strategy: columns compared
+    hard_deletes: Literal["ignore", "invalidate"] | None = None
+    schema_: str | None = Field(default=None, alias="schema")
+    alias: str | None = None
+    tags: list[str] | str | None = None
+    enabled: bool | None = None
+    description: str | None = None
+    meta: dict[str, Any] | None = None
+
+
+class SnapshotPropertiesFile(_Strict):
+    name: str
+    description: str | None = None
+    config: SnapshotConfigFile = SnapshotConfigFile()
+    columns: list[ColumnFile] = []
+    data_tests: list[DataTestEntry] = []
+
+
 class PropertiesFile(_Strict):
     version: int | None = None
     models: list[ModelPropertiesFile] = []
+    snapshots: list[SnapshotPropertiesFile] = []
     seeds: list[SeedPropertiesFile] = []
     sources: list[SourceFile] = []
     unit_tests: list[UnitTestFile] = []

@@ -170,3 +170,5 @@ class Project:
     data_tests: tuple[DataTest, ...] = ()
     unit_tests: tuple[UnitTest, ...] = ()
     lock_timeout: float = 60.0  # seconds a writing command waits for the warehouse
+    # Snapshot templates: a select whose history is kept (config holds the snapshot keys).
+    snapshots: tuple[ModelSource, ...] = ()

@@ -101,10 +101,18 @@ def _rows(n: int) -> str:
     return "1 failing row" if n == 1 else f"{n} failing rows"
 
 
+def build_snapshot(engine: Engine, step: Step, env: RunEnv) -> Outcome:
+    """Record what changed in a snapshot's select since its last run (see runner.snapshots)."""
+    from sqlml.runner.snapshots import keep_history
+
+    return keep_history(engine, step, env)
+
+
 MATERIALIZATIONS: dict[str, Callable[[Engine, Step, RunEnv], Outcome]] = {
     "table": build_table,
     "view": build_view,
     "source": land_source,
     "existing": check_existing,
     "test": run_test,
+    "snapshot": build_snapshot,
 }
