@@ -1066,7 +1066,10 @@ def append_day(out: Path, seed: int, compression: str) -> dict[str, int | str]:
     )
 
     as_of = ts(day_end)
-    # customers: the new ones, and a few who changed their marketing consent today
+    # customers: the new ones, and a few who changed today: most their marketing consent,
+    # some their country (they moved), which the customers snapshot records as history
+    moved = f"rnd2('a_cust_move', customer_id, {day_no}) < 0.3"
+    new_country = pick([code for code, _ in COUNTRIES], f"rnd2('a_cust_to', customer_id, {day_no})")
     n_customer_rows = append_csv(
         con,
         f"""
@@ -1076,11 +1079,13 @@ def append_day(out: Path, seed: int, compression: str) -> dict[str, int | str]:
             select * from customers
             union all
             select * replace (
-                not marketing_opt_in as marketing_opt_in,
+                case when {moved} then {new_country} else country end as country,
+                case when {moved} then marketing_opt_in else not marketing_opt_in end
+                    as marketing_opt_in,
                 {ts(day_start)} + secs(rnd2('a_cust_at', customer_id, {day_no}) * 86400)
                     as updated_at)
             from old_customers
-            where rnd2('a_cust_change', customer_id, {day_no}) < 0.003
+            where rnd2('a_cust_change', customer_id, {day_no}) < 0.005
         )
         order by updated_at, customer_id
     """,

@@ -10,6 +10,7 @@ The CLI is a thin layer over this class; everything it does, Python code can do 
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -28,6 +29,7 @@ from sqlml.project import Project, load_project
 from sqlml.runner import Listener, RunResult, execute_plan
 from sqlml.runner import state as run_state
 from sqlml.runner.artifacts import write_manifest, write_run_results
+from sqlml.runner.history import LastRun, read_last_run
 from sqlml.runner.materializations import RunEnv
 
 # The kinds of node each command executes.
@@ -200,20 +202,99 @@ class Context:
         finally:
             engine.close()
 
+    def last_run(self) -> LastRun | None:
+        """The latest run of a command that executes nodes, read from the warehouse; None
+        when there is none (or no warehouse yet)."""
+        if str(self.project.target.path) != ":memory:" and not self.project.target.path.exists():
+            return None
+        engine = self.connect(read_only=True)
+        try:
+            return read_last_run(engine, self.project.state_schema, COMMANDS)
+        finally:
+            engine.close()
+
+    def retry(self, *, threads: int | None = None, last: LastRun | None = None) -> RunResult | None:
+        """Run again only the nodes that failed or were skipped in the last run, with its
+        command (run, build, test, seed or snapshot) and flags; ``vars`` given to this
+        Context win over the last run's, and so does ``threads``.
+
+        A run that never finished (killed) recorded no node results: it is run again whole,
+        with the same selection. Returns None when the last run succeeded (nothing to retry);
+        raises ExecutionError when no run was recorded.
+        """
+        last = last or self.last_run()
+        if last is None:
+            raise ExecutionError(
+                "no run recorded in the warehouse: nothing to retry",
+                hint="`sqlml retry` repeats the failed part of the last run, build, test, seed "
+                "or snapshot; run one first",
+                exit_code=2,
+            )
+        if last.status == "success":
+            return None
+        flags = last.invocation
+        context = self
+        merged = {**(flags.get("vars") or {}), **self.vars}
+        if merged != self.vars:
+            context = Context(
+                self.project_dir,
+                target=self.target,
+                vars=merged,
+                listener=self.listener,
+                lock_timeout=self.lock_timeout,
+                on_lock_wait=self.on_lock_wait,
+            )
+        threads = threads or flags.get("threads")
+        select, exclude = tuple(flags.get("select") or ()), tuple(flags.get("exclude") or ())
+        nodes = flags.get("nodes")
+        if last.status != "running":  # it finished: only what failed or never ran
+            nodes = [*last.failed, *last.skipped]
+        return context._execute(
+            last.command,
+            select,
+            exclude,
+            threads,
+            only=None if nodes is None else frozenset(nodes),
+            retry_of=last.run_id,
+        )
+
     def _execute(
-        self, command: str, select: Sequence[str], exclude: Sequence[str], threads: int | None
+        self,
+        command: str,
+        select: Sequence[str],
+        exclude: Sequence[str],
+        threads: int | None,
+        *,
+        only: frozenset[str] | None = None,
+        retry_of: str | None = None,
     ) -> RunResult:
+        """Plan and run ``command``; ``only`` replaces selection by these nodes (a retry)."""
         compiled = self.compile()
         project = self.project
         dag = self.dag(compiled)
-        # Bad selectors fail here, before waiting for the warehouse: with no fingerprints known,
-        # state: selectors match every node, so only the other selectors can fail.
-        selected = self._select(compiled, dag, select, exclude, command, {})
+        if only is None:
+            # Bad selectors fail here, before waiting for the warehouse: with no fingerprints
+            # known, state: selectors match every node, so only the other selectors can fail.
+            selected = self._select(compiled, dag, select, exclude, command, {})
+        else:  # nodes renamed or removed since are not retried
+            selected = frozenset(n for n in only if n in compiled.nodes)
+        # What `sqlml retry` needs to repeat this run. New flags of these commands go here.
+        invocation = json.dumps(
+            {
+                "select": list(select),
+                "exclude": list(exclude),
+                "threads": threads,
+                "vars": self.vars,
+                "nodes": None if only is None else sorted(selected),
+                "retry_of": retry_of,
+            },
+            default=str,
+        )
         engine = self.connect()
         try:
             run_state.ensure_state(engine, project.state_schema)
             state = run_state.read_state(engine, project.state_schema)
-            if uses_state(select, exclude):
+            if only is None and uses_state(select, exclude):
                 selected = self._select(compiled, dag, select, exclude, command, state.fingerprints)
             plan = make_plan(compiled, dag, selected, state, kinds=COMMANDS[command])
             started = datetime.now(UTC)
@@ -221,7 +302,7 @@ class Context:
             from sqlml import __version__
 
             run_state.record_run_start(
-                engine, project.state_schema, run, project.target.name, __version__
+                engine, project.state_schema, run, project.target.name, __version__, invocation
             )
             results = execute_plan(
                 plan,

@@ -95,18 +95,28 @@ _THREADS = click.option(
 
 
 def _execute(
-    command: str, select: tuple[str, ...], exclude: tuple[str, ...], threads: int | None
+    command: str,
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
+    threads: int | None,
+    *,
+    retry: Any = None,
 ) -> None:
+    """Run ``command`` with a progress display; with ``retry`` (the last run), retry it."""
     from sqlml.cli.progress import make_listener, summarize
 
     context = _context()
     project = context.project
+    verb = f"Retrying ({command})" if retry is not None else _VERBS[command]
     context.listener = listener = make_listener(
-        f"{_VERBS[command]} {{nodes}} of project '{project.name}' on target "
+        f"{verb} {{nodes}} of project '{project.name}' on target "
         f"'{project.target.name}' ({project.target.path.name})"
     )
     try:
-        result = getattr(context, command)(select, exclude, threads=threads)
+        if retry is not None:
+            result = context.retry(threads=threads, last=retry)
+        else:
+            result = getattr(context, command)(select, exclude, threads=threads)
     finally:
         listener.close()
     summarize(result)
@@ -115,7 +125,7 @@ def _execute(
 
 # The commands that execute nodes: each a plan of one set of node kinds (see Context).
 _EXECUTIONS = {
-    "run": "Land sources and seeds, then build models (no data tests).",
+    "run": "Land sources and seeds, then build models and snapshots (no data tests).",
     "build": "Run, with each node's data tests right after it.\n\n"
     "An error-severity failure skips the tested node's downstream.",
     "test": "Run data tests; failing rows are kept in a table.",
@@ -138,6 +148,37 @@ def _execution_command(command: str, help_text: str) -> None:
 
 for _name, _help in _EXECUTIONS.items():
     _execution_command(_name, _help)
+
+
+@cli.command()
+@common_options
+@_THREADS
+@handle_errors
+def retry(threads: int | None) -> None:
+    """Run again the nodes that failed or were skipped in the last run.
+
+    The last run's command (run, build, test, seed or snapshot) and flags are reused; what
+    succeeded is not run again. A run that was killed is run again whole.
+    """
+    context = _context()
+    last = context.last_run()
+    if last is None:
+        context.retry()  # raises: no run to retry
+        return
+    if last.status == "success":
+        started = last.started_at.strftime("%Y-%m-%d %H:%M:%S")
+        click.echo(
+            f"The last run (sqlml {last.command}, started {started} UTC) succeeded: "
+            "nothing to retry."
+        )
+        return
+    if last.status != "running":
+        click.echo(
+            f"Retrying sqlml {last.command} {last.run_id[:8]}: "
+            f"{_count(len(last.failed), 'failed node')}, "
+            f"{_count(len(last.skipped), 'skipped node')}."
+        )
+    _execute(last.command, (), (), threads, retry=last)
 
 
 @cli.command("unit-test")

@@ -29,6 +29,7 @@ create table if not exists {s}.runs (
     nodes_skipped integer,
     sqlml_version varchar
 );
+alter table {s}.runs add column if not exists invocation varchar;  -- flags, as JSON
 create table if not exists {s}.node_results (
     run_id varchar not null,
     node varchar not null,
@@ -66,12 +67,18 @@ def read_state(engine: Engine, schema: str) -> WarehouseState:
 
 
 def record_run_start(
-    engine: Engine, schema: str, run: RunResult, target: str, version: str
+    engine: Engine,
+    schema: str,
+    run: RunResult,
+    target: str,
+    version: str,
+    invocation: str | None = None,
 ) -> None:
+    """Record a run as running; ``invocation`` is its flags as JSON (for `sqlml retry`)."""
     engine.execute(
         f"insert into {_q(schema)}.runs (run_id, command, target, started_at, status, "
-        "sqlml_version) values (?, ?, ?, ?, 'running', ?)",
-        [run.run_id, run.command, target, run.started_at, version],
+        "sqlml_version, invocation) values (?, ?, ?, ?, 'running', ?, ?)",
+        [run.run_id, run.command, target, run.started_at, version, invocation],
     )
 
 

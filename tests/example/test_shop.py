@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,15 @@ from sqlml import Context
 from sqlml.cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT_FILES = ["project.yml", "models", "macros", "seeds", "data_tests", "data/raw"]
+PROJECT_FILES = [
+    "project.yml",
+    "models",
+    "macros",
+    "seeds",
+    "snapshots",
+    "data_tests",
+    "data/raw",
+]
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +45,7 @@ def test_every_node_of_the_example_builds_and_passes_its_tests(shop: Path) -> No
     result = Context(shop).build()
 
     kinds = {r.kind for r in result.results}
-    assert kinds == {"seed", "source", "model", "test"}
+    assert kinds == {"seed", "source", "model", "snapshot", "test"}
     assert result.success
     assert all(r.status == "success" for r in result.results)
 
@@ -82,3 +92,47 @@ def test_a_failing_data_test_skips_the_right_downstream(shop: Path) -> None:
     for node in ["stg_events", "int_sessions", "funnel_daily", "stg_products"]:
         assert statuses[node] == "OK", node
     assert "Error: " in result.stderr and "accepted_values_stg_orders_status" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_new_day_of_data_records_customer_history(
+    shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs last: it appends a day to the copy's data."""
+    # DuckDB tries relative paths against the working directory first: from the repository
+    # root, data/raw would be the repository's own files, not the copy's.
+    monkeypatch.chdir(shop)
+    snapshot = "snapshots.customers_snapshot"
+    before = _rows(shop, f"select count(*) from {snapshot}")[0][0]
+    generate = [sys.executable, str(ROOT / "data/generate.py"), "--out", str(shop / "data/raw")]
+    subprocess.run(
+        [*generate, "--append-day", "--seed", "42"],
+        check=True,
+        capture_output=True,
+    )
+
+    result = Context(shop).run()
+
+    assert result.success
+    changes = _rows(
+        shop,
+        "select count(*), count(*) filter (where country_changed), "
+        "count(*) filter (where marketing_opt_in_changed) from marts.fct_customer_changes",
+    )[0]
+    assert changes[0] > 0 and changes[1] > 0 and changes[2] > 0
+    versions, current = _rows(
+        shop, f"select count(*), count(*) filter (where sqlml_valid_to is null) from {snapshot}"
+    )[0]
+    # Each change closed one version and added one; new customers added one each.
+    assert versions - current == changes[0]
+    assert versions > before
+    assert _rows(shop, "select count(*) - count(distinct customer_id) from main.stg_customers") == [
+        (0,)
+    ]
+
+
+def _rows(root: Path, sql: str) -> list[tuple[object, ...]]:
+    import duckdb
+
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as connection:
+        return connection.execute(sql).fetchall()

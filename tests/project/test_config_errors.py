@@ -63,7 +63,7 @@ def test_unknown_key_without_a_close_match_lists_the_allowed_keys(tmp_path: Path
 
     assert err.render() == (
         "models/s.yml:1:1: unknown key 'metrics'\n"
-        "hint: allowed keys here: models, seeds, sources, unit_tests, version"
+        "hint: allowed keys here: models, seeds, snapshots, sources, unit_tests, version"
     )
 
 
