@@ -172,7 +172,12 @@ def retry(threads: int | None) -> None:
             "nothing to retry."
         )
         return
-    if last.status != "running":
+    if last.status == "running":
+        click.echo(
+            f"The last run (sqlml {last.command} {last.run_id[:8]}) did not finish: "
+            "running it again whole."
+        )
+    else:
         click.echo(
             f"Retrying sqlml {last.command} {last.run_id[:8]}: "
             f"{_count(len(last.failed), 'failed node')}, "
