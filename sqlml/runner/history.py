@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlml.compiler.types import Relation
 from sqlml.engine.base import Engine
 
 
@@ -41,8 +42,11 @@ def read_last_run(engine: Engine, schema: str, commands: Collection[str]) -> Las
     if (schema.lower(), "runs") not in engine.relations():
         return None
     placeholders = ", ".join("?" for _ in commands)
+    # Warehouses last written by an older sqlml have no flags column until the next run.
+    columns = {name for name, _ in engine.columns(Relation(schema, "runs"))}
+    flags = "invocation" if "invocation" in columns else "null"
     rows = engine.execute(
-        f"select run_id, command, status, started_at, invocation from {_q(schema)}.runs "
+        f"select run_id, command, status, started_at, {flags} from {_q(schema)}.runs "
         f"where command in ({placeholders}) order by started_at desc limit 1",
         list(commands),
     )

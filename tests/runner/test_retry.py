@@ -130,3 +130,15 @@ def test_retry_without_a_previous_run_says_so(tmp_path: Path) -> None:
 def last_run_id(root: Path, position: int) -> str:
     rows = query(root, "select run_id from _sqlml.runs order by started_at")
     return str(rows[position - 1][0])
+
+
+def test_a_warehouse_written_before_flags_were_kept(tmp_path: Path) -> None:
+    root = failed_run(tmp_path, "run")
+    import duckdb
+
+    with duckdb.connect(str(root / "warehouse.duckdb")) as connection:
+        connection.execute("alter table _sqlml.runs drop column invocation")
+
+    result = Context(root).retry()
+
+    assert result is not None and statuses(result) == {"b": "success", "c": "success"}
