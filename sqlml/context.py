@@ -258,6 +258,33 @@ class Context:
             retry_of=last.run_id,
         )
 
+    def serve(
+        self,
+        options: Any = None,
+        settings: Any = None,
+        ready: Callable[[str], None] | None = None,
+    ) -> None:
+        """Serve the champions of the registry over HTTP until interrupted.
+
+        Args:
+            options: a `sqlml.serve.server.ServeOptions` (host, port, polling).
+            settings: a `sqlml.serve.app.ServeSettings` (token, body and row limits).
+            ready: called with the URL once the socket listens.
+        """
+        from sqlml.serve.app import ServeSettings
+        from sqlml.serve.server import ServeOptions, make_refresher, serve
+
+        options = options or ServeOptions()
+        project = self.project
+        refresher = make_refresher(
+            project.target.path, project.state_schema, self.entity_sources(), options
+        )
+        serve(refresher, settings or ServeSettings(), options, ready)
+
+    def entity_sources(self) -> dict[str, Any]:
+        """Per ML model trained on feature views, where entity keys find their features."""
+        return {}
+
     def _execute(
         self,
         command: str,

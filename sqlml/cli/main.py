@@ -332,6 +332,42 @@ def plan(select: tuple[str, ...], exclude: tuple[str, ...], output: str) -> None
         click.echo(f"  {name:<{width}}  ephemeral, inlined into the nodes that read it")
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+    help="TCP port (0: any free port).",
+)  # fmt: skip
+@click.option(
+    "--token", envvar="SQLML_SERVE_TOKEN", default=None,
+    help="Bearer token every request but health must carry [env: SQLML_SERVE_TOKEN].",
+)  # fmt: skip
+@click.option(
+    "--max-body", default=1_000_000, show_default=True, type=click.IntRange(min=1),
+    help="Largest request body accepted, in bytes.",
+)  # fmt: skip
+@click.option(
+    "--poll", default=1.0, show_default=True, type=click.FloatRange(min=0.01),
+    help="Seconds between two looks for a new champion or new features.",
+)  # fmt: skip
+@common_options
+@handle_errors
+def serve(host: str, port: int, token: str | None, max_body: int, poll: float) -> None:
+    """Serve the registry's champions over HTTP: POST /v1/models/NAME/predict.
+
+    The warehouse is read only when it changed, briefly, so `sqlml run` can keep writing it.
+    """
+    from sqlml.serve.app import ServeSettings
+    from sqlml.serve.server import ServeOptions
+
+    def ready(url: str) -> None:
+        auth = "bearer token required" if token else "no authentication"
+        click.echo(f"Serving at {url} ({auth}); Ctrl-C stops", err=True)
+
+    options = ServeOptions(host=host, port=port, poll_s=poll, log_level="warning")
+    _context().serve(options, ServeSettings(token=token or None, max_body_bytes=max_body), ready)
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 

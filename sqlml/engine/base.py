@@ -45,6 +45,10 @@ class Engine(Protocol):
         """Like `build_table`, from an Arrow table or record batch reader."""
         ...
 
+    def fetch_arrow(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        """Run one query and return its result as an Arrow table."""
+        ...
+
     def columns(self, relation: Relation) -> list[tuple[str, str]]:
         """The relation's ``(name, type)`` columns, in order (empty if it does not exist)."""
         ...

@@ -176,6 +176,15 @@ class DuckDBEngine:
         )
         return [(str(name), str(kind)) for name, kind in rows]
 
+    def fetch_arrow(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        """Run one query and return its result as an Arrow table."""
+        import duckdb
+
+        try:
+            return self.cursor().sql(sql, params=params).to_arrow_table()
+        except duckdb.Error as exc:
+            raise _translate(exc, sql) from None
+
     def close(self) -> None:
         with self._lock:
             for cursor in self._cursors:

@@ -1,0 +1,1 @@
+"""The real-time endpoint, `sqlml serve`: champions answer JSON requests over HTTP."""
