@@ -34,8 +34,8 @@ from sqlml.runner.materializations import RunEnv
 
 # The kinds of node each command executes.
 COMMANDS: dict[str, frozenset[str]] = {
-    "run": frozenset({"model", "seed", "source", "snapshot"}),
-    "build": frozenset({"model", "seed", "source", "snapshot", "test"}),
+    "run": frozenset({"model", "seed", "source", "snapshot", "export"}),
+    "build": frozenset({"model", "seed", "source", "snapshot", "test", "export"}),
     "test": frozenset({"test"}),
     "seed": frozenset({"seed"}),
     "snapshot": frozenset({"snapshot"}),
@@ -78,7 +78,10 @@ class Context:
 
     def compile(self) -> CompiledProject:
         """Render and check every model; writes ``target/compiled/`` and ``manifest.json``."""
-        compiled = compile_project(self.project)
+        from sqlml.export.nodes import add_export_nodes
+        from sqlml.export.spec import load_exports
+
+        compiled = add_export_nodes(compile_project(self.project), load_exports(self.project.root))
         write_manifest(compiled)
         return compiled
 
@@ -337,7 +340,7 @@ class Context:
                 threads=threads or project.target.threads or os.cpu_count() or 1,
                 errors=compiled.errors,
                 listener=self.listener,
-                env=RunEnv(project.root),
+                env=RunEnv(project.root, project.state_schema, run.run_id),
             )
             run = RunResult(run.run_id, command, started, datetime.now(UTC), results)
             run = run_state.record_run_end(engine, project.state_schema, run, plan)

@@ -131,7 +131,7 @@ def _run_step(
             )
         outcome = build(engine, step, env)
     except ExecutionError as exc:
-        if step.kind in ("source", "seed"):
+        if step.kind in ("source", "seed", "export"):
             # What to fix is the declaration (or the file it reads), not generated SQL.
             location = Location(step.path, getattr(step.spec, "line", 0))
             hint = exc.hint or f"check the declaration of '{step.node}' in {step.path}"

@@ -17,6 +17,8 @@ class RunEnv:
     """What materializations may need beyond the engine and the step."""
 
     root: Path  # the project folder: relative paths resolve against it
+    state_schema: str = "_sqlml"
+    run_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,16 @@ def run_test(engine: Engine, step: Step, env: RunEnv) -> Outcome:
     return Outcome(count)
 
 
+def run_export(engine: Engine, step: Step, env: RunEnv) -> Outcome:
+    """Deliver the parent's rows (or its changed rows) to a file or an HTTP endpoint."""
+    from sqlml.export.deliver import export_rows
+
+    rows, message = export_rows(
+        engine, step, state_schema=env.state_schema, run_id=env.run_id, root=env.root
+    )
+    return Outcome(rows, message=message)
+
+
 def _rows(n: int) -> str:
     return "1 failing row" if n == 1 else f"{n} failing rows"
 
@@ -115,4 +127,5 @@ MATERIALIZATIONS: dict[str, Callable[[Engine, Step, RunEnv], Outcome]] = {
     "existing": check_existing,
     "test": run_test,
     "snapshot": build_snapshot,
+    "export": run_export,
 }

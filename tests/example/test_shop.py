@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from sqlml import Context
 from sqlml.cli.main import cli
+from tests.runner.helpers import query
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT_FILES = [
@@ -22,6 +23,7 @@ PROJECT_FILES = [
     "snapshots",
     "data_tests",
     "data/raw",
+    "exports",
 ]
 
 
@@ -45,13 +47,26 @@ def test_every_node_of_the_example_builds_and_passes_its_tests(shop: Path) -> No
     result = Context(shop).build()
 
     kinds = {r.kind for r in result.results}
-    assert kinds == {"seed", "source", "model", "snapshot", "test"}
+    assert kinds == {"seed", "source", "model", "snapshot", "test", "export"}
     assert result.success
     assert all(r.status == "success" for r in result.results)
 
 
 def test_a_second_run_succeeds(shop: Path) -> None:
     assert Context(shop).run().success
+
+
+def test_high_risk_customers_are_exported_to_a_file(shop: Path) -> None:
+    import pyarrow.csv as csv
+
+    exported = csv.read_csv(shop / "target" / "exports" / "high_risk_customers.csv")
+    expected = query(
+        shop,
+        "select customer_id from marts.customer_lifetime_value where rfm_segment = 'at_risk' "
+        "order by all",
+    )
+    assert exported.num_rows > 0
+    assert sorted(exported.column("customer_id").to_pylist()) == [i for (i,) in expected]
 
 
 def test_the_example_unit_test_passes(shop: Path) -> None:
