@@ -49,7 +49,7 @@ CUSTOMER = FeatureView(
 def write_features(warehouse: Path) -> None:
     """Customer 1 has two rows (the later one counts), 2 one current row, 3 only a row older
     than the view's TTL, 4 a row in the future."""
-    engine = connect(warehouse, lock_wait_s=10)
+    engine = connect(warehouse)
     try:
         engine.execute(
             "create or replace table customer_features (customer_id bigint, "
