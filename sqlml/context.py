@@ -285,8 +285,17 @@ class Context:
         serve(refresher, settings or ServeSettings(), options, ready)
 
     def entity_sources(self) -> dict[str, Any]:
-        """Per ML model trained on feature views, where entity keys find their features."""
-        return {}
+        """Per ML model trained on feature views, where entity keys find their features: the
+        training node's spine keys and views (`sqlml.serve.entities.EntitySource`)."""
+        from sqlml.serve.entities import EntitySource
+
+        sources = {}
+        for node in self.compile().nodes.values():
+            training = node.spec if node.kind == "training" else None
+            views = tuple(getattr(training, "views", ()))
+            if training is not None and views and node.error is None:
+                sources[training.spec.name] = EntitySource(tuple(training.keys), views)
+        return sources
 
     def _execute(
         self,

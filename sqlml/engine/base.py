@@ -45,8 +45,8 @@ class Engine(Protocol):
         """Like `build_table`, from an Arrow table or record batch reader."""
         ...
 
-    def fetch_arrow(self, sql: str, params: Sequence[Any] | None = None) -> Any:
-        """Run one query and return its result as an Arrow table."""
+    def arrow(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        """Run one query and return its rows as a ``pyarrow.Table``, column by column."""
         ...
 
     def columns(self, relation: Relation) -> list[tuple[str, str]]:

@@ -176,7 +176,7 @@ class DuckDBEngine:
         )
         return [(str(name), str(kind)) for name, kind in rows]
 
-    def fetch_arrow(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+    def arrow(self, sql: str, params: Sequence[Any] | None = None) -> Any:
         """Run one query and return its result as an Arrow table."""
         import duckdb
 

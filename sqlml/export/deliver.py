@@ -51,7 +51,7 @@ def export_rows(
     for statement in _TABLES.format(s=_q(state_schema)).split(";"):
         engine.execute(statement)
     sql = _rows_sql(engine, spec, step.relation, state_schema)
-    table = engine.fetch_arrow(sql, [spec.name] if spec.mode == "changed" else None)
+    table = engine.arrow(sql, [spec.name] if spec.mode == "changed" else None)
     if spec.mode == "changed":
         _check_unique(table, spec)
     if isinstance(spec.target, FileTarget):

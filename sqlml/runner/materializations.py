@@ -17,8 +17,8 @@ class RunEnv:
     """What materializations may need beyond the engine and the step."""
 
     root: Path  # the project folder: relative paths resolve against it
-    state_schema: str = "_sqlml"
-    run_id: str = ""
+    state_schema: str = "_sqlml"  # where the registry and run history live
+    run_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def run_export(engine: Engine, step: Step, env: RunEnv) -> Outcome:
     from sqlml.export.deliver import export_rows
 
     rows, message = export_rows(
-        engine, step, state_schema=env.state_schema, run_id=env.run_id, root=env.root
+        engine, step, state_schema=env.state_schema, run_id=env.run_id or "", root=env.root
     )
     return Outcome(rows, message=message)
 

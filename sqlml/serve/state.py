@@ -195,7 +195,7 @@ class Refresher:
         if name not in self.sources:
             return None
         try:
-            return engine.fetch_arrow(snapshot_sql(self.sources[name]))
+            return engine.arrow(snapshot_sql(self.sources[name]))
         except SqlmlError as exc:
             return f"cannot read its feature views: {exc.message}"
 
