@@ -3,8 +3,8 @@
     .venv/bin/python bench/snapshot.py                  # 1,000,000 keys, 1% changing per day
     .venv/bin/python bench/snapshot.py --rows 100000 --days 3 --strategy check
 
-A project with one model-free snapshot over a `range()` select of ``--rows`` keys; on day
-``d`` the keys with ``id % 100 == d`` change (1% of them). Measured in the same process, on
+A project with one snapshot over a `range()` select of ``--rows`` keys; on day ``d`` the keys
+with ``id % 100 == d - 1`` move to another country (1% of them), for good. Measured in the same process, on
 the same warehouse, each a median over ``--days`` days after the first:
 
 - the baseline: `create or replace table` of the same select (what a `table` model of it
@@ -30,10 +30,9 @@ SELECT = """\
 select
     i as id,
     'customer ' || i as name,
-    case when i % 100 = {{ var('day') }} then 'moved_' || {{ var('day') }} else 'home' end
-        as country,
-    case when i % 100 = {{ var('day') }}
-        then timestamp '2026-01-01' + to_days({{ var('day') }})
+    case when i % 100 < {{ var('day') }} then 'moved_' || (i % 100) else 'home' end as country,
+    case when i % 100 < {{ var('day') }}
+        then timestamp '2026-01-01' + to_days(1 + i % 100)
         else timestamp '2026-01-01' end as updated_at
 from range({{ var('rows') }}) as t(i)
 """

@@ -324,10 +324,11 @@ def plan(select: tuple[str, ...], exclude: tuple[str, ...], output: str) -> None
         f"'{context.project.target.name}'"
     )
     width = max((len(s.node) for s in result.steps), default=0)
+    kinds = max((len(s.materialization) for s in result.steps), default=0)
     for step in result.steps:
         relation = step.relation.display
         kind = step.materialization
-        click.echo(f"  {step.node:<{width}}  {kind:<5}  {relation}  ({step.reason})")
+        click.echo(f"  {step.node:<{width}}  {kind:<{kinds}}  {relation}  ({step.reason})")
     for name in result.inlined:
         click.echo(f"  {name:<{width}}  ephemeral, inlined into the nodes that read it")
 
