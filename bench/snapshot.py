@@ -4,8 +4,8 @@
     .venv/bin/python bench/snapshot.py --rows 100000 --days 3 --strategy check
 
 A project with one snapshot over a `range()` select of ``--rows`` keys; on day ``d`` the keys
-with ``id % 100 == d - 1`` move to another country (1% of them), for good. Measured in the same process, on
-the same warehouse, each a median over ``--days`` days after the first:
+with ``id % 100 == d - 1`` move to another country (1% of them), for good. Measured in the
+same process, on the same warehouse, each a median over ``--days`` days after the first:
 
 - the baseline: `create or replace table` of the same select (what a `table` model of it
   costs, and the least any tool that reads the select can pay);
