@@ -49,6 +49,25 @@ class Engine(Protocol):
         """Run one query and return its rows as a ``pyarrow.Table``, column by column."""
         ...
 
+    def stream(
+        self, sql: str, batch_rows: int, params: Sequence[Any] | None = None
+    ) -> AbstractContextManager[Any]:
+        """The rows of a query as an Arrow record batch reader of about ``batch_rows`` rows per
+        batch, read as they are consumed. The reader lives on its own cursor, so this thread
+        (or another) may write while it is read; it is closed when the context ends."""
+        ...
+
+    def arrow_view(self, data: Any) -> AbstractContextManager[str]:
+        """Register an Arrow table or record batch reader as a view of this thread's cursor for
+        the duration; yields its quoted name, for SQL run on this thread (`execute`,
+        `build_table`, `replace_rows`)."""
+        ...
+
+    def replace_rows(self, relation: Relation, sql: str, keys: Sequence[str]) -> int:
+        """In one transaction, delete from ``relation`` the rows whose ``keys`` appear in the
+        rows of ``sql`` (NULLs match NULLs), then insert those rows; return how many."""
+        ...
+
     def columns(self, relation: Relation) -> list[tuple[str, str]]:
         """The relation's ``(name, type)`` columns, in order (empty if it does not exist)."""
         ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 import time
@@ -51,6 +52,7 @@ class DuckDBEngine:
         self._lock = threading.Lock()
         self._attach_lock = threading.Lock()
         self._cursors: list[Any] = []
+        self._view_ids = itertools.count()
         self.path = path
 
     def cursor(self) -> Any:
@@ -109,13 +111,62 @@ class DuckDBEngine:
     def build_table_from_arrow(
         self, relation: Relation, data: Any, existing: str | None, check: Check | None = None
     ) -> int | None:
+        with self.arrow_view(data) as view:
+            return self.build_table(relation, f"select * from {view}", existing, check)
+
+    @contextmanager
+    def stream(
+        self, sql: str, batch_rows: int, params: Sequence[Any] | None = None
+    ) -> Iterator[Any]:
+        import duckdb
+
+        # A cursor of its own: the reader keeps its query open while other statements run.
+        with self._lock:
+            cursor = self._connection.cursor()
+        try:
+            if self._search_path is not None:
+                cursor.execute("set file_search_path = ?", [str(self._search_path)])
+            cursor.execute("set TimeZone = 'UTC'")
+            try:
+                reader = cursor.sql(sql, params=params).to_arrow_reader(batch_rows)
+            except duckdb.Error as exc:
+                raise _translate(exc, sql) from None
+            try:
+                yield reader
+            finally:
+                reader.close()
+        finally:
+            cursor.close()
+
+    @contextmanager
+    def arrow_view(self, data: Any) -> Iterator[str]:
         cursor = self.cursor()
-        view = f"__sqlml_arrow_{threading.get_ident()}"
+        view = f"__sqlml_arrow_{next(self._view_ids)}"
         cursor.register(view, data)
         try:
-            return self.build_table(relation, f"select * from {_quote(view)}", existing, check)
+            yield _quote(view)
         finally:
             cursor.unregister(view)
+
+    def replace_rows(self, relation: Relation, sql: str, keys: Sequence[str]) -> int:
+        cursor = self.cursor()
+        new = f"__sqlml_new_{threading.get_ident()}"
+        match = " and ".join(f"t.{_quote(k)} is not distinct from n.{_quote(k)}" for k in keys)
+        cursor.execute("begin transaction")
+        try:
+            self._run(cursor, f"create or replace temporary table {_quote(new)} as\n{sql}")
+            self._run(
+                cursor,
+                f"delete from {relation} t where exists "
+                f"(select 1 from {_quote(new)} n where {match})",
+            )
+            rows = self._run(cursor, f"insert into {relation} by name select * from {_quote(new)}")
+            self._run(cursor, f"drop table {_quote(new)}")
+            cursor.execute("commit")
+        except BaseException:
+            cursor.execute("rollback")
+            raise
+        return int(rows[0][0]) if rows else 0
 
     def columns(self, relation: Relation) -> list[tuple[str, str]]:
         return self._columns(self.cursor(), relation)

@@ -281,3 +281,56 @@ def test_opening_a_locked_file_explains_the_lock(locked_path: Path, read_only: b
         + (" and retry" if read_only else r", or wait longer with --lock-timeout SECONDS"),
         error.hint,
     )
+
+
+def test_stream_reads_batches_while_this_thread_writes(engine: Engine) -> None:
+    engine.execute("create table numbers as select range as n from range(10000)")
+
+    with engine.stream("select n from numbers order by n", batch_rows=2048) as reader:
+        first = reader.read_next_batch()
+        engine.execute("create table other as select 1 as x")
+        rest = sum(batch.num_rows for batch in reader)
+
+    assert first.column(0).to_pylist()[:3] == [0, 1, 2]
+    assert first.num_rows + rest == 10000
+
+
+def test_stream_reports_a_bad_query_as_an_execution_error(engine: Engine) -> None:
+    with pytest.raises(ExecutionError) as caught, engine.stream("select nope", batch_rows=10):
+        pass
+
+    assert "nope" in caught.value.message
+
+
+def test_arrow_view_is_visible_to_this_thread_until_the_end(engine: Engine) -> None:
+    import pyarrow as pa
+
+    with engine.arrow_view(pa.table({"a": [1, 2]})) as view:
+        assert engine.execute(f"select sum(a) from {view}") == [(3,)]
+
+    with pytest.raises(ExecutionError):
+        engine.execute(f"select * from {view}")
+
+
+def test_replace_rows_swaps_matching_keys_including_null_keys(engine: Engine) -> None:
+    engine.execute(
+        "create table t as select * from (values (1, 'a'), (2, 'b'), (null, 'n')) v(k, v)"
+    )
+
+    rows = engine.replace_rows(
+        T, "select * from (values (2, 'B'), (3, 'C'), (null, 'N')) v(k, v)", ["k"]
+    )
+
+    assert rows == 3
+    assert engine.execute("select k, v from t order by k nulls last") == [
+        (1, "a"), (2, "B"), (3, "C"), (None, "N"),
+    ]  # fmt: skip
+
+
+def test_replace_rows_changes_nothing_when_the_query_fails(engine: Engine) -> None:
+    engine.execute("create table t as select 1 as k, 'a' as v")
+
+    with pytest.raises(ExecutionError):
+        engine.replace_rows(T, "select 1 as k, error('boom') as v", ["k"])
+
+    assert engine.execute("select k, v from t") == [(1, "a")]

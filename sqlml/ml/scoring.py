@@ -1,0 +1,268 @@
+"""Batch scoring: rows stream from the warehouse as Arrow record batches, through onnxruntime,
+and back into a table, with reading, scoring and writing of batches overlapped.
+
+One thread reads batches from the engine's stream and hands each to a pool of scoring
+threads (onnxruntime releases the GIL while it computes); the warehouse pulls the scored
+batches, in input order, straight into the table it is building. At most ``2 x workers``
+batches are in flight, so memory stays bounded whatever the table's size.
+
+Each input column goes to the model as its own [N, 1] input, converted column by column
+(`sqlml.ml.features`): never stacked into one matrix, which costs more than reading the rows.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlml.compiler.types import Relation
+from sqlml.engine.base import Engine
+from sqlml.errors import ScoringError, SqlmlError
+from sqlml.ml.features import onnx_inputs, prepare_features
+from sqlml.ml.signature import Signature, check_columns, read_signature
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+BATCH_ROWS = 122_880  # 60 DuckDB vectors: big enough that per-batch costs vanish
+_DONE = object()
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What every scored row records about how it was scored."""
+
+    model: str
+    version: int
+    run_id: str
+    scored_at: datetime
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    rows: int
+    signature: Signature
+
+
+def make_session(onnx_bytes: bytes, threads: int = 1) -> Any:
+    """An onnxruntime session on the CPU with ``threads`` threads per call; scoring runs
+    several calls at once, one per worker, so each needs few threads."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 4  # failures come back as exceptions
+    return ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+
+
+def score_batch(
+    session: Any, signature: Signature, batch: pa.RecordBatch | pa.Table, keep: Sequence[str]
+) -> pa.RecordBatch:
+    """Score one batch: the ``keep`` columns as they are, then the score columns."""
+    import numpy as np
+    import pyarrow as pa
+
+    table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+    feed = onnx_inputs(prepare_features(table, signature.inputs))
+    columns = [table.column(name).combine_chunks() for name in keep]
+    if signature.task == "regression":
+        (prediction,) = session.run(["prediction"], feed)
+        columns.append(pa.array(prediction.reshape(-1), type=pa.float64()))
+    else:
+        label, probabilities = session.run(["label", "probabilities"], feed)
+        label_type = pa.int64() if signature.label_type == "int64" else pa.string()
+        columns.append(pa.array(np.asarray(label).reshape(-1), type=label_type))
+        for j in range(probabilities.shape[1]):
+            columns.append(pa.array(np.ascontiguousarray(probabilities[:, j]), type=pa.float64()))
+    names = [*keep, *(name for name, _ in signature.score_columns)]
+    return pa.RecordBatch.from_arrays(columns, names=names)
+
+
+def output_schema(signature: Signature, input_schema: pa.Schema, keep: Sequence[str]) -> pa.Schema:
+    """The schema of `score_batch`'s batches for input batches of ``input_schema``."""
+    import pyarrow as pa
+
+    fields = [input_schema.field(name) for name in keep]
+    for name, sql_type in signature.score_columns:
+        kind = {"DOUBLE": pa.float64(), "BIGINT": pa.int64(), "VARCHAR": pa.string()}[sql_type]
+        fields.append(pa.field(name, kind))
+    return pa.schema(fields)
+
+
+def scored_batches(
+    reader: pa.RecordBatchReader,
+    score: Callable[[pa.RecordBatch], pa.RecordBatch],
+    workers: int,
+) -> Generator[pa.RecordBatch, None, None]:
+    """Score every batch of ``reader`` with ``score`` on ``workers`` threads; yield the results
+    in input order. Reading runs on a thread of its own, ahead of the consumer by at most
+    ``2 x workers`` batches. An error anywhere stops the reading and is raised here."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    pending: queue.Queue[Any] = queue.Queue(maxsize=2 * workers)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                pending.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read(pool: ThreadPoolExecutor) -> None:
+        try:
+            for batch in reader:
+                if batch.num_rows and not put(pool.submit(score, batch)):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+            return
+        put(_DONE)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sqlml-score") as pool:
+        reading = threading.Thread(target=read, args=(pool,), name="sqlml-read", daemon=True)
+        reading.start()
+        try:
+            while True:
+                item = pending.get()
+                if item is _DONE:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                future: Future[pa.RecordBatch] = item
+                yield future.result()
+        finally:
+            stop.set()
+            reading.join()
+
+
+def score_query(
+    engine: Engine,
+    onnx_bytes: bytes,
+    sql: str,
+    *,
+    stamp: Stamp,
+    keep: Sequence[str],
+    relation: Relation,
+    existing: str | None,
+    merge_keys: Sequence[str] | None = None,
+    batch_rows: int = BATCH_ROWS,
+    workers: int | None = None,
+) -> ScoreResult:
+    """Score the rows of ``sql`` with a model and write them into ``relation``, atomically.
+
+    Args:
+        engine: the warehouse.
+        onnx_bytes: the model (an sqlml ONNX export); its inputs must be columns of ``sql``.
+        sql: the query whose rows are scored.
+        stamp: model name, version, run id and time, written on every row.
+        keep: columns of ``sql`` copied to the output before the scores (keys, hashes, ...).
+        relation: the output table.
+        existing: what ``relation`` is now ("table", "view" or None).
+        merge_keys: None to replace the whole table with the scored rows; otherwise the
+            columns by which scored rows replace the table's rows, all in one transaction.
+        batch_rows: rows per batch read from the warehouse.
+        workers: scoring threads (default: the machine's cores).
+
+    Returns:
+        The number of rows written and the model's signature. Raises ScoringError when the
+        model cannot read the input or onnxruntime fails; the table is then left as it was.
+    """
+    signature = read_signature(onnx_bytes, stamp.model)
+    session = _session(onnx_bytes, stamp.model)
+    workers = workers or os.cpu_count() or 1
+    failure: list[BaseException] = []
+
+    def score(batch: pa.RecordBatch) -> pa.RecordBatch:
+        try:
+            return score_batch(session, signature, batch, keep)
+        except BaseException as exc:
+            failure.append(exc)
+            raise
+
+    with engine.stream(sql, batch_rows) as reader:
+        check_columns(signature, reader.schema.names, stamp.model)
+        _check_keep(keep, reader.schema.names, stamp.model)
+        generator = scored_batches(reader, score, workers)
+        schema = output_schema(signature, reader.schema, keep)
+        with _closing(generator), engine.arrow_view(_reader(schema, generator)) as view:
+            select = f"select *, {_stamp_sql(stamp)} from {view}"
+            try:
+                if merge_keys is None:
+                    rows = engine.build_table(relation, select, existing) or 0
+                else:
+                    rows = engine.replace_rows(relation, select, merge_keys)
+            except SqlmlError as exc:
+                if failure:
+                    raise _scoring_error(failure[0], stamp.model) from failure[0]
+                raise ScoringError(
+                    f"writing scores of model '{stamp.model}' into {relation} failed: "
+                    f"{exc.message}",
+                    node=stamp.model,
+                    hint=exc.hint,
+                ) from exc
+    return ScoreResult(rows, signature)
+
+
+def _reader(schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> pa.RecordBatchReader:
+    import pyarrow as pa
+
+    return pa.RecordBatchReader.from_batches(schema, batches)
+
+
+@contextmanager
+def _closing(generator: Generator[Any, None, None]) -> Iterator[None]:
+    """Close the generator on the way out, which stops its reading thread even when the
+    warehouse stopped pulling batches half way."""
+    try:
+        yield
+    finally:
+        generator.close()
+
+
+def _session(onnx_bytes: bytes, model: str) -> Any:
+    try:
+        return make_session(onnx_bytes)
+    except Exception as exc:  # the boundary where onnxruntime's errors become ours
+        raise _scoring_error(exc, model) from exc
+
+
+def _scoring_error(exc: BaseException, model: str) -> SqlmlError:
+    if isinstance(exc, SqlmlError):
+        return exc
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    return ScoringError(
+        f"scoring with model '{model}' failed: {first}",
+        node=model,
+        hint="the scores table was left as it was; check the input columns' types",
+    )
+
+
+def _check_keep(keep: Sequence[str], available: Sequence[str], model: str) -> None:
+    missing = [k for k in keep if k not in available]
+    if missing:
+        raise ScoringError(
+            f"the scoring input of model '{model}' has no column(s) {', '.join(missing)}",
+            node=model,
+            hint=f"its columns: {', '.join(available)}",
+        )
+
+
+def _stamp_sql(stamp: Stamp) -> str:
+    def text(value: str) -> str:
+        return "'" + value.replace("'", "''") + "'"
+
+    return (
+        f"{text(stamp.model)}::varchar as model_name, {int(stamp.version)}::integer as "
+        f"model_version, {text(stamp.scored_at.isoformat())}::timestamptz as scored_at, "
+        f"{text(stamp.run_id)}::varchar as run_id"
+    )
