@@ -68,6 +68,14 @@ class Engine(Protocol):
         rows of ``sql`` (NULLs match NULLs), then insert those rows; return how many."""
         ...
 
+    def register_function(
+        self, name: str, function: Callable[..., Any], parameters: Sequence[str], returns: str
+    ) -> None:
+        """Make a vectorized Python function callable from SQL as ``name`` (replacing one of
+        that name): it receives one Arrow array per parameter (SQL type names) and returns
+        an Arrow array of type ``returns``; NULLs are passed in, not short-circuited."""
+        ...
+
     def columns(self, relation: Relation) -> list[tuple[str, str]]:
         """The relation's ``(name, type)`` columns, in order (empty if it does not exist)."""
         ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 import threading
@@ -167,6 +168,26 @@ class DuckDBEngine:
             cursor.execute("rollback")
             raise
         return int(rows[0][0]) if rows else 0
+
+    def register_function(
+        self, name: str, function: Callable[..., Any], parameters: Sequence[str], returns: str
+    ) -> None:
+        import duckdb
+
+        # Registered on one cursor, the function is in the catalog every cursor reads.
+        cursor = self.cursor()
+        with self._lock:
+            with contextlib.suppress(duckdb.Error):  # nothing of that name yet
+                cursor.remove_function(name)
+            cursor.create_function(
+                name,
+                function,
+                [duckdb.sqltype(p) for p in parameters],
+                duckdb.sqltype(returns),
+                type="arrow",
+                null_handling="special",
+                side_effects=False,
+            )
 
     def columns(self, relation: Relation) -> list[tuple[str, str]]:
         return self._columns(self.cursor(), relation)
