@@ -14,6 +14,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -21,10 +22,11 @@ from typing import Any
 
 from sqlml.compiler import CompiledNode, CompiledProject, compile_project
 from sqlml.engine import Engine, connect
-from sqlml.errors import ExecutionError
+from sqlml.errors import ExecutionError, SqlmlError
 from sqlml.graph import DAG, build_dag, select_nodes
 from sqlml.graph.selection import uses_state
 from sqlml.plan import Plan, WarehouseState, make_plan
+from sqlml.plan.intervals import naive_utc
 from sqlml.project import Project, load_project
 from sqlml.runner import Listener, RunResult, execute_plan
 from sqlml.runner import state as run_state
@@ -40,6 +42,27 @@ COMMANDS: dict[str, frozenset[str]] = {
     "seed": frozenset({"seed"}),
     "snapshot": frozenset({"snapshot"}),
 }
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """How incremental models are built: ``full`` rebuilds them; ``start``/``end`` (UTC)
+    rebuild that range of time_range models whatever is done."""
+
+    full: bool = False
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+def _options(refresh: Refresh | None) -> dict[str, Any]:
+    if refresh is None:
+        return {}
+    if refresh.start and refresh.end and naive_utc(refresh.start) >= naive_utc(refresh.end):
+        raise SqlmlError(
+            f"--start ({refresh.start}) must be before --end ({refresh.end})",
+            hint="give the range to rebuild as --start EARLIER --end LATER",
+        )
+    return {"full_refresh": refresh.full, "start": refresh.start, "end": refresh.end}
 
 
 class Context:
@@ -98,31 +121,59 @@ class Context:
         return [compiled.nodes[name] for name in dag.order if name in chosen]
 
     def plan(
-        self, select: Sequence[str] = (), exclude: Sequence[str] = (), *, command: str = "run"
+        self,
+        select: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        *,
+        command: str = "run",
+        refresh: Refresh | None = None,
     ) -> Plan:
         """What ``command`` would do. Reads the warehouse's catalog if it can; never writes."""
         compiled = self.compile()
         dag = self.dag(compiled)
         state = self._peek_state()
         selected = self._select(compiled, dag, select, exclude, command, state.fingerprints)
-        return make_plan(compiled, dag, selected, state, kinds=COMMANDS[command])
+        return make_plan(
+            compiled, dag, selected, state, kinds=COMMANDS[command], **_options(refresh)
+        )
 
     def run(
-        self, select: Sequence[str] = (), exclude: Sequence[str] = (), *, threads: int | None = None
+        self,
+        select: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        *,
+        threads: int | None = None,
+        full_refresh: bool = False,
+        start: datetime | None = None,
+        end: datetime | None = None,
     ) -> RunResult:
         """Land sources and seeds and build models (not data tests), in dependency order.
+
+        Incremental models add only new rows to their tables; ``full_refresh`` rebuilds them.
+        ``start``/``end`` (UTC) rebuild that range of every selected time_range model.
 
         Returns the run's result; ``result.success`` is False if any node failed or was skipped.
         Raises only for problems of the whole project (bad config, cycles, a locked warehouse).
         """
-        return self._execute("run", select, exclude, threads)
+        return self._execute(
+            "run", select, exclude, threads, refresh=Refresh(full_refresh, start, end)
+        )
 
     def build(
-        self, select: Sequence[str] = (), exclude: Sequence[str] = (), *, threads: int | None = None
+        self,
+        select: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        *,
+        threads: int | None = None,
+        full_refresh: bool = False,
+        start: datetime | None = None,
+        end: datetime | None = None,
     ) -> RunResult:
         """Like `run`, with data tests: a node's children wait for its tests, and an
         error-severity failure skips them."""
-        return self._execute("build", select, exclude, threads)
+        return self._execute(
+            "build", select, exclude, threads, refresh=Refresh(full_refresh, start, end)
+        )
 
     def test(
         self, select: Sequence[str] = (), exclude: Sequence[str] = (), *, threads: int | None = None
@@ -306,6 +357,7 @@ class Context:
         *,
         only: frozenset[str] | None = None,
         retry_of: str | None = None,
+        refresh: Refresh | None = None,
     ) -> RunResult:
         """Plan and run ``command``; ``only`` replaces selection by these nodes (a retry)."""
         compiled = self.compile()
@@ -335,7 +387,9 @@ class Context:
             state = run_state.read_state(engine, project.state_schema)
             if only is None and uses_state(select, exclude):
                 selected = self._select(compiled, dag, select, exclude, command, state.fingerprints)
-            plan = make_plan(compiled, dag, selected, state, kinds=COMMANDS[command])
+            plan = make_plan(
+                compiled, dag, selected, state, kinds=COMMANDS[command], **_options(refresh)
+            )
             started = datetime.now(UTC)
             run = RunResult(uuid.uuid4().hex, command, started, started, ())
             from sqlml import __version__

@@ -94,6 +94,30 @@ _THREADS = click.option(
 )
 
 
+_DATETIME = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"])
+
+
+def _refresh_options(func: Any) -> Any:
+    """--full-refresh, --start and --end: how incremental models are built."""
+    for decorator in reversed(
+        [
+            click.option(
+                "--full-refresh",
+                is_flag=True,
+                help="Rebuild incremental models from scratch (and reset their intervals).",
+            ),
+            click.option(
+                "--start",
+                type=_DATETIME,
+                help="Rebuild time_range models from this moment (UTC), whatever is done.",
+            ),
+            click.option("--end", type=_DATETIME, help="...up to this moment (UTC, exclusive)."),
+        ]
+    ):
+        func = decorator(func)
+    return func
+
+
 def _execute(
     command: str,
     select: tuple[str, ...],
@@ -101,6 +125,7 @@ def _execute(
     threads: int | None,
     *,
     retry: Any = None,
+    **refresh: Any,
 ) -> None:
     """Run ``command`` with a progress display; with ``retry`` (the last run), retry it."""
     from sqlml.cli.progress import make_listener, summarize
@@ -116,7 +141,7 @@ def _execute(
         if retry is not None:
             result = context.retry(threads=threads, last=retry)
         else:
-            result = getattr(context, command)(select, exclude, threads=threads)
+            result = getattr(context, command)(select, exclude, threads=threads, **refresh)
     finally:
         listener.close()
     summarize(result)
@@ -136,14 +161,16 @@ _EXECUTIONS = {
 
 
 def _execution_command(command: str, help_text: str) -> None:
-    @cli.command(name=command, help=help_text)
-    @common_options
-    @selection_options
-    @_THREADS
-    @lock_option
-    @handle_errors
-    def execute(select: tuple[str, ...], exclude: tuple[str, ...], threads: int | None) -> None:
-        _execute(command, select, exclude, threads)
+    def execute(
+        select: tuple[str, ...], exclude: tuple[str, ...], threads: int | None, **refresh: Any
+    ) -> None:
+        _execute(command, select, exclude, threads, **refresh)
+
+    execute = handle_errors(execute)
+    if command in ("run", "build"):
+        execute = _refresh_options(execute)
+    execute = lock_option(execute)
+    cli.command(name=command, help=help_text)(common_options(selection_options(_THREADS(execute))))
 
 
 for _name, _help in _EXECUTIONS.items():
@@ -298,13 +325,22 @@ def ls(select: tuple[str, ...], exclude: tuple[str, ...], output: str) -> None:
 @click.option(
     "--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
+@_refresh_options
 @handle_errors
-def plan(select: tuple[str, ...], exclude: tuple[str, ...], output: str) -> None:
+def plan(
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
+    output: str,
+    full_refresh: bool,
+    start: Any,
+    end: Any,
+) -> None:
     """Show what `run` would do, without writing to the warehouse."""
     from sqlml.cli.progress import describe_plan
+    from sqlml.context import Refresh
 
     context = _context()
-    result = context.plan(select, exclude)
+    result = context.plan(select, exclude, refresh=Refresh(full_refresh, start, end))
     if output == "json":
         document = {
             "steps": describe_plan(result),
@@ -328,7 +364,8 @@ def plan(select: tuple[str, ...], exclude: tuple[str, ...], output: str) -> None
     for step in result.steps:
         relation = step.relation.display
         kind = step.materialization
-        click.echo(f"  {step.node:<{width}}  {kind:<{kinds}}  {relation}  ({step.reason})")
+        how = f", {step.incremental.describe()}" if step.incremental else ""
+        click.echo(f"  {step.node:<{width}}  {kind:<{kinds}}  {relation}  ({step.reason}{how})")
     for name in result.inlined:
         click.echo(f"  {name:<{width}}  ephemeral, inlined into the nodes that read it")
 

@@ -138,6 +138,7 @@ def describe_plan(plan: Plan) -> list[dict[str, Any]]:
             "materialization": s.materialization,
             "relation": str(s.relation),
             "reason": s.reason,
+            "incremental": s.incremental.describe() if s.incremental else None,
             "depends_on": list(s.depends_on),
             "path": s.path,
         }

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlml.compiler.types import Parsed, Rendered
 from sqlml.project.inventory import paused_gc
 
-_FORMAT = 1
+_FORMAT = 2  # 2: renders carry the is_incremental() variant
 
 
 @dataclass

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
+from typing import TypeVar
 
 from sqlml.compiler.cache import CompileCache, forget_written, load_cache, save_cache
-from sqlml.compiler.configs import node_config, safe_config
+from sqlml.compiler.configs import check_incremental, node_config, safe_config
 from sqlml.compiler.link import (
     Names,
     check_refs,
@@ -48,7 +49,14 @@ from sqlml.compiler.testnodes import (
     failures_relation,
     singular_spec,
 )
-from sqlml.compiler.types import CompiledNode, CompiledProject, Parsed, Relation, Rendered
+from sqlml.compiler.types import (
+    CompiledNode,
+    CompiledProject,
+    Parsed,
+    Relation,
+    Rendered,
+    incremental_path,
+)
 from sqlml.compiler.writer import CompiledFiles
 from sqlml.errors import CompileError, GraphError, Location, SqlmlError
 from sqlml.graph.dag import build_dag
@@ -56,6 +64,7 @@ from sqlml.project.types import ModelSource, NodeConfig, Project
 
 CACHE_FILE = ".cache/compile.pickle"
 Write = Callable[[str, str, str], None]  # (path, sql, cache key)
+_V = TypeVar("_V")
 
 
 def compile_project(project: Project, *, use_cache: bool = True) -> CompiledProject:
@@ -298,6 +307,8 @@ class _Linker:
         self.errors = errors
         self.write = write
         self.specs: Mapping[str, SnapshotSpec] = {}  # of snapshots
+        # Incremental models whose template asks is_incremental(): that variant and its parse.
+        self.incremental: dict[str, tuple[str, Parsed]] = {}
 
     def link(
         self, rendered: Mapping[str, Rendered], cache: CompileCache, helper: Helper
@@ -365,7 +376,35 @@ class _Linker:
                 errors[name] = exc
                 continue
             parsed[name] = outcome[1]
-        return bodies, parsed, parses, set(digests.values())
+        keep = set(digests.values())
+        for name, result in rendered.items():
+            if result.incremental_text is not None and name in parsed:
+                keep.update(self._link_incremental(name, result, cache))
+        return bodies, parsed, parses, keep
+
+    def _link_incremental(self, name: str, result: Rendered, cache: CompileCache) -> set[str]:
+        """Resolve, parse and cross-check the is_incremental() variant of a model; a failure
+        is the model's. Returns the digest of the parse in use."""
+        model = self.sources[name]
+        path = incremental_path(self.compiled_prefix + model.path)
+        try:
+            assert result.incremental_text is not None
+            sql = resolve(result.incremental_text, self.names, name)
+            digest = hashlib.sha256(sql.encode()).hexdigest()
+            found = cache.parses.get(digest)
+            if found is None:
+                outcome = parse((sql, name, path, model.path))
+                if outcome[0] == "error":
+                    raise outcome[1]
+                found = outcome[1]
+                cache.store_parse(digest, found)
+            cross_check(model, result, found, sql, self.names, path)
+        except SqlmlError as exc:
+            _place(exc, name)
+            self.errors[name] = exc
+            return set()
+        self.incremental[name] = (sql, found)
+        return {digest}
 
     def _parse_item(self, name: str, sql: str) -> tuple[str, str, str, str]:
         path = self.sources[name].path
@@ -394,7 +433,7 @@ class _Linker:
                 location=Location(model.path),
                 hint=f"fix '{failed_ephemeral}' first",
             )
-        sql = ""
+        sql = incremental_sql = ""
         spec = self.specs.get(name)
         if error is None and spec is not None and name in parsed:
             try:
@@ -405,6 +444,18 @@ class _Linker:
                 error = exc
         if error is None:
             sql = inline_ephemerals(name, bodies, depends, ephemeral, parsed)
+            incremental_sql = sql
+            if name in self.incremental:
+                body, found = self.incremental[name]
+                incremental_sql = inline_ephemerals(
+                    name, _Over(bodies, name, body), depends, ephemeral, _Over(parsed, name, found)
+                )
+                path = incremental_path(model.path)
+                self.write(self.compiled_root + path, incremental_sql, path)
+            error = check_incremental(name, model.path, config, sql, incremental_sql, parsed)
+            if error is not None:
+                self.errors[name] = error
+                sql = incremental_sql = ""
         if name in bodies and any(p in ephemeral for p in depends[name]):
             # Not written yet: the file holds what runs, or the node's own SQL if it failed.
             self.write(self.compiled_root + model.path, sql or bodies[name], model.path)
@@ -420,11 +471,30 @@ class _Linker:
             columns=parsed[name].columns if name in parsed else (),
             declared_columns=model.columns,
             description=model.description,
-            fingerprint="" if error else fingerprint(sql, config, [*spec_parts(spec), *parents]),
+            fingerprint=""
+            if error
+            else fingerprint(sql, config, [*spec_parts(spec), *parents], incremental_sql),
             compiled_path=self.compiled_prefix + model.path,
             error=error,
             spec=singular_spec(name) if kind == "test" else spec,
+            incremental_sql=incremental_sql if config.incremental else "",
         )
+
+
+class _Over(Mapping[str, _V]):
+    """``base`` with one key's value replaced, without copying ``base``."""
+
+    def __init__(self, base: Mapping[str, _V], key: str, value: _V) -> None:
+        self.base, self.key, self.value = base, key, value
+
+    def __getitem__(self, key: str) -> _V:
+        return self.value if key == self.key else self.base[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.base)
+
+    def __len__(self) -> int:
+        return len(self.base)
 
 
 def _singular_templates(project: Project) -> list[ModelSource]:

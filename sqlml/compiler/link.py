@@ -179,17 +179,18 @@ def inline_ephemerals(
 _JSON = json.JSONEncoder(default=str)  # what json.dumps(..., default=str) builds per call
 
 
-def fingerprint(sql: str, config: NodeConfig, parents: list[str]) -> str:
-    payload = _JSON.encode(
-        [
-            sql,
-            config.materialized,
-            config.schema,
-            config.alias,
-            sorted(config.tags),
-            sorted(config.meta.items(), key=lambda kv: kv[0]) if config.meta else [],
-            config.contract,
-            parents,
-        ]
-    )
+def fingerprint(sql: str, config: NodeConfig, parents: list[str], incremental_sql: str = "") -> str:
+    fields = [
+        sql,
+        config.materialized,
+        config.schema,
+        config.alias,
+        sorted(config.tags),
+        sorted(config.meta.items(), key=lambda kv: kv[0]) if config.meta else [],
+        config.contract,
+        parents,
+    ]
+    if config.incremental is not None:  # other nodes keep the fingerprints they had
+        fields += [repr(config.incremental), incremental_sql]
+    payload = _JSON.encode(fields)
     return hashlib.sha256(payload.encode()).hexdigest()

@@ -20,11 +20,13 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlml.compiler.render import JinjaRenderer, RenderContext, render_fast
 from sqlml.compiler.sqlparse import parse_sql
+from sqlml.compiler.types import Rendered
 from sqlml.errors import SqlmlError
 
 if TYPE_CHECKING:
@@ -97,20 +99,43 @@ class Templates:
         name, path, source = item
         ctx = RenderContext(name, path, self.vars)
         try:
-            result = render_fast(ctx, source, self.jinja() if self.macros else None)
-            if result is None:
-                ctx = RenderContext(name, path, self.vars)
-                result = self.jinja().render(ctx, source)
+            result, ctx = self._render(ctx, source)
+            if ctx.asked_incremental:
+                # The template branches on is_incremental(): render the other branch too.
+                incremental, _ = self._render(
+                    RenderContext(name, path, self.vars, incremental=True), source
+                )
+                result = with_incremental(result, incremental)
         except SqlmlError as exc:
             # What the template said of itself before failing still counts (e.g. ephemeral).
             return ("error", exc, dict(ctx.config))
         return ("ok", result)
+
+    def _render(self, ctx: RenderContext, source: str) -> tuple[Rendered, RenderContext]:
+        result = render_fast(ctx, source, self.jinja() if self.macros else None)
+        if result is None:
+            ctx = RenderContext(ctx.node, ctx.path, self.vars, incremental=ctx.incremental)
+            result = self.jinja().render(ctx, source)
+        return result, ctx
 
     def __getstate__(self) -> dict[str, Any]:
         return {"vars": self.vars, "macros": self.macros, "globals": self.globals}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["vars"], state["macros"], state["globals"])  # type: ignore[misc]
+
+
+def with_incremental(full: Rendered, incremental: Rendered) -> Rendered:
+    """``full`` carrying the is_incremental() variant's text; refs made by either count."""
+    seen = {(c.kind, c.args) for c in full.refs}
+    extra = tuple(c for c in incremental.refs if (c.kind, c.args) not in seen)
+    return replace(
+        full,
+        text=full.text,
+        refs=full.refs + extra,
+        env_vars={**full.env_vars, **incremental.env_vars},
+        incremental_text=incremental.text,
+    )
 
 
 def parse(item: tuple[str, str, str, str]) -> Outcome:

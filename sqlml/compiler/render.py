@@ -28,6 +28,11 @@ from sqlml.errors import CompileError, Location
 PLACEHOLDER = "\x1fref\x1e{}\x1f"
 PLACEHOLDER_RE = re.compile("\x1fref\x1e([^\x1f]*)\x1f")
 THIS = "\x1fthis\x1f"
+# `{{ start }}` and `{{ end }}`, the bounds of a time_range model's batch: SQL that parses, and
+# that the runner swaps for timestamp literals before each batch runs.
+BATCH_START = "timestamp '__sqlml_batch_start__'"
+BATCH_END = "timestamp '__sqlml_batch_end__'"
+_BOUNDS = {"start": BATCH_START, "end": BATCH_END}
 
 _EXPRESSION = re.compile(r"\{\{(.*?)\}\}", re.S)
 _TEST_BLOCK = re.compile(r"\{%(-?)\s*(test)\s+(\w+)|\{%(-?)\s*(endtest)\s*(-?)%\}")
@@ -41,7 +46,9 @@ def _as_macro(match: re.Match[str]) -> str:
 
 _SIMPLE_FUNCS = frozenset({"ref", "source", "var", "env_var", "config", "is_incremental"})
 # Names every template sees; a macro of one of these names takes the template to Jinja.
-_BUILT_IN_NAMES = _SIMPLE_FUNCS | {"this", "target", "project_name"}
+_BUILT_IN_NAMES = _SIMPLE_FUNCS | {"this", "target", "project_name", "start", "end"}
+# Names a tag may hold alone: they render as placeholders.
+_NAMES = frozenset({"this", *_BOUNDS})
 
 
 class _Missing:
@@ -79,6 +86,10 @@ class RenderContext:
     env_vars: dict[str, str | None] = field(default_factory=dict)
     # Set while the fast path evaluates a tag, so calls know their position.
     position: tuple[int, int] | None = None
+    # What is_incremental() answers, and whether the template asked: only a template that
+    # asks renders a second time, with the answer True.
+    incremental: bool = False
+    asked_incremental: bool = False
 
     def functions(self) -> dict[str, Callable[..., Any]]:
         return {
@@ -158,7 +169,8 @@ class RenderContext:
         return ""
 
     def is_incremental(self) -> bool:
-        return False
+        self.asked_incremental = True
+        return self.incremental
 
 
 def _template_line() -> int:
@@ -203,7 +215,7 @@ def render_fast(
     pieces: list[str] = []
     last = 0
     for match, tag in tags:
-        if tag is None or (tag[0] not in _SIMPLE_FUNCS and tag[0] != "this"):
+        if tag is None or (tag[0] not in _SIMPLE_FUNCS and tag[0] not in _NAMES):
             return None
         pieces.append(source[last : match.start()])
         pieces.append(str(_evaluate(ctx, ctx.functions(), source, match.start(), tag)))
@@ -223,13 +235,13 @@ _COMMON_CALL = re.compile(
 
 def _parse_tag(expression: str) -> Tag | None:
     """A tag's call and its literal arguments, or None if it is anything else."""
-    if expression == "this":
-        return ("this", (), {})
+    if expression in _NAMES:
+        return (expression, (), {})
     match = _COMMON_CALL.fullmatch(expression)
     if match is not None:
         first, second = match.group(3), match.group(5)
         args = () if first is None else (first,) if second is None else (first, second)
-        return (match.group(1), args, {}) if match.group(1) != "this" else None
+        return (match.group(1), args, {}) if match.group(1) not in _NAMES else None
     if "\\" in expression:  # escapes: Jinja and Python read some differently
         return None
     try:
@@ -237,7 +249,9 @@ def _parse_tag(expression: str) -> Tag | None:
     except SyntaxError:
         return None
     if not (
-        isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id != "this"
+        isinstance(tree, ast.Call)
+        and isinstance(tree.func, ast.Name)
+        and tree.func.id not in _NAMES
     ):
         return None
     try:
@@ -287,6 +301,8 @@ def _evaluate(
     name, args, kwargs = tag
     if name == "this":
         return THIS
+    if name in _BOUNDS:
+        return _BOUNDS[name]
     if name not in _SIMPLE_FUNCS:  # a macro: its own calls find their line in the macro file
         return functions[name](*args, **kwargs)
     line = source.count("\n", 0, offset) + 1
@@ -304,7 +320,7 @@ def _calls_macros(tags: list[tuple[re.Match[str], Tag | None]], jinja: JinjaRend
     return (
         all(tag is not None for _, tag in tags)
         and bool(names & jinja.macro_names)
-        and names <= jinja.macro_names | _SIMPLE_FUNCS | {"this"}
+        and names <= jinja.macro_names | _SIMPLE_FUNCS | _NAMES
         and not jinja.macro_names & _BUILT_IN_NAMES
     )
 
@@ -328,6 +344,8 @@ def _render_with_macros(
             name = tag[0]
             bound = namespace.get(name)
             if name == "this" and bound is not THIS:
+                return None
+            if name in _BOUNDS and bound is not _BOUNDS[name]:
                 return None
             if name in _SIMPLE_FUNCS and bound != functions[name]:
                 return None  # a macro file set a variable of that name: Jinja decides
@@ -409,7 +427,13 @@ class JinjaRenderer:
     ) -> dict[str, Any]:
         """What a template sees: globals, the node's functions, ``this``, ``extra``, and the
         macros when ``source`` names one (their modules run now, in this namespace)."""
-        namespace: dict[str, Any] = {**self.globals, **ctx.functions(), "this": THIS}
+        namespace: dict[str, Any] = {
+            **self.globals,
+            **ctx.functions(),
+            "this": THIS,
+            "start": BATCH_START,
+            "end": BATCH_END,
+        }
         namespace.update(extra or {})
         if self.macro_names and any(name in source for name in self.macro_names):
             for macro_template in self.macros():

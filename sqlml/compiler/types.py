@@ -64,6 +64,8 @@ class Rendered:
     config: Mapping[str, Any] = field(default_factory=dict)
     config_line: int = 0
     env_vars: Mapping[str, str | None] = field(default_factory=dict)
+    # The text with is_incremental() true; None when the template never asked (same text).
+    incremental_text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,10 +110,17 @@ class CompiledNode:
     error: SqlmlError | None = None
     # What only this kind of node needs: the seed, the source table, the data test.
     spec: Any = None
+    # Incremental models: what runs when the table exists (is_incremental() true).
+    incremental_sql: str = ""
 
     @property
     def tags(self) -> tuple[str, ...]:
         return self.config.tags
+
+
+def incremental_path(compiled_path: str) -> str:
+    """Where the is_incremental() variant of a compiled model is written."""
+    return compiled_path.removesuffix(".sql") + ".incremental.sql"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,18 @@ from sqlml.compiler.types import Relation
 Check = Callable[[list[tuple[str, str]]], None]
 
 
+class Transaction(Protocol):
+    """Statements that commit together or not at all (see `Engine.transaction`)."""
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run one statement inside the transaction and return its rows."""
+        ...
+
+    def columns(self, relation: Relation) -> list[tuple[str, str]]:
+        """The relation's ``(name, type)`` columns as the transaction sees them."""
+        ...
+
+
 class Engine(Protocol):
     """The only door to a warehouse: run SQL, build relations atomically, read the catalog.
 
@@ -95,9 +107,10 @@ class Engine(Protocol):
         `build_table`."""
         ...
 
-    def transaction(self) -> AbstractContextManager[None]:
+    def transaction(self) -> AbstractContextManager[Transaction]:
         """Run this thread's statements inside the block as one transaction: all of them
-        commit together at its end, or none if it raises (the error is re-raised)."""
+        commit together at its end, or none if it raises (the error is re-raised). The value
+        runs statements on the same connection (so does `execute` from this thread)."""
         ...
 
     def close(self) -> None: ...

@@ -229,11 +229,11 @@ class DuckDBEngine:
             raise
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> Iterator[_Transaction]:
         cursor = self.cursor()
         cursor.execute("begin transaction")
         try:
-            yield
+            yield _Transaction(self, cursor)
         except BaseException:
             cursor.execute("rollback")
             raise
@@ -315,6 +315,20 @@ def _holder(exc: Exception) -> str:
     if not match:
         return "another program"
     return f"another program ({Path(match.group(1)).name}, pid {match.group(2)})"
+
+
+class _Transaction:
+    """Statements on one cursor between BEGIN and COMMIT."""
+
+    def __init__(self, engine: DuckDBEngine, cursor: Any) -> None:
+        self._engine = engine
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        return self._engine._run(self._cursor, sql, params)
+
+    def columns(self, relation: Relation) -> list[tuple[str, str]]:
+        return self._engine._columns(self._cursor, relation)
 
 
 def _translate(exc: Exception, sql: str) -> ExecutionError:

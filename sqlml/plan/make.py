@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Set
 from dataclasses import replace
+from datetime import UTC, datetime
 
-from sqlml.compiler.types import CompiledProject
+from sqlml.compiler.types import CompiledNode, CompiledProject, incremental_path
 from sqlml.graph.dag import DAG, build_dag
-from sqlml.plan.types import Plan, Step, WarehouseState
+from sqlml.plan.intervals import plan_batches
+from sqlml.plan.types import IncrementalStep, Plan, Step, WarehouseState
 
 
 def make_plan(
@@ -17,6 +19,10 @@ def make_plan(
     state: WarehouseState,
     *,
     kinds: Set[str] = frozenset({"model", "seed", "source"}),
+    full_refresh: bool = False,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    now: datetime | None = None,
 ) -> Plan:
     """Turn the selected nodes of the given kinds into steps, in topological order.
 
@@ -25,7 +31,12 @@ def make_plan(
     A step waits for the nearest selected non-ephemeral ancestors, looking through ephemerals.
     When data tests are planned with what they test, the children of a tested node also wait
     for its tests, so a failing test stops bad data from flowing downstream.
+
+    Incremental models are built incrementally when their table exists, unless
+    ``full_refresh``; time_range models get the batches to build as of ``now`` (default: the
+    current time), or those of the backfill range ``start``..``end``.
     """
+    now = now or datetime.now(UTC)
     selected = {n for n in selected if compiled.nodes[n].kind in kinds}
     nodes = compiled.nodes
     # An ephemeral node that failed to compile stays a step, so its failure is reported.
@@ -48,6 +59,10 @@ def make_plan(
             reason = "modified"
         else:
             reason = "unchanged"
+        incremental = incremental_step(node, existing, state, full_refresh, now, start, end)
+        compiled_path = node.compiled_path
+        if incremental is not None and not incremental.full and incremental.path:
+            compiled_path = incremental.path  # errors point at the SQL that ran
         steps.append(
             Step(
                 node=name,
@@ -58,7 +73,7 @@ def make_plan(
                 existing=existing,
                 reason=reason,
                 path=node.path,
-                compiled_path=node.compiled_path,
+                compiled_path=compiled_path,
                 fingerprint=node.fingerprint,
                 kind=node.kind,
                 spec=node.spec,
@@ -66,6 +81,7 @@ def make_plan(
                 if node.kind == "source" or node.config.contract
                 else (),
                 contract=node.config.contract,
+                incremental=incremental_step(node, existing, state, full_refresh, now, start, end),
             )
         )
     inlined = tuple(n for n in dag.order if n in selected and n in ephemeral)
@@ -112,3 +128,31 @@ def _upstream_steps(dag: DAG, name: str, selected: Set[str], ephemeral: Set[str]
         elif parent in selected:
             found.add(parent)
     return found
+
+
+def incremental_step(
+    node: CompiledNode,
+    existing: str | None,
+    state: WarehouseState,
+    full_refresh: bool,
+    now: datetime,
+    start: datetime | None,
+    end: datetime | None,
+) -> IncrementalStep | None:
+    """How an incremental model is built: incrementally when its table exists (dbt's
+    is_incremental()), else from scratch; for time_range models, which batches."""
+    config = node.config.incremental
+    if config is None or node.error is not None:
+        return None
+    full = full_refresh or existing != "table"
+    batches: tuple[tuple[datetime, datetime], ...] = ()
+    if config.strategy == "time_range":
+        done = () if full else state.intervals.get(node.name, ())
+        batches = plan_batches(config, done, now, start=start, end=end)
+    return IncrementalStep(
+        config=config,
+        sql=node.incremental_sql,
+        full=full,
+        batches=batches,
+        path=incremental_path(node.compiled_path) if node.incremental_sql != node.sql else "",
+    )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlml.compiler.types import Relation
-from sqlml.project.types import Column
+from sqlml.project.types import Column, IncrementalConfig
 
 
 @dataclass(frozen=True)
@@ -21,8 +22,42 @@ class WarehouseState:
 
     relations: Mapping[tuple[str, str], str] = field(default_factory=dict)
     fingerprints: Mapping[str, str] = field(default_factory=dict)
+    # time_range models: node -> the merged intervals already built, naive UTC.
+    intervals: Mapping[str, tuple[tuple[datetime, datetime], ...]] = field(default_factory=dict)
     # Why the warehouse could not be read (e.g. locked by a writer); None when it was.
     unreadable: str | None = None
+
+
+@dataclass(frozen=True)
+class IncrementalStep:
+    """How an incremental model is built this run.
+
+    Args:
+        config: the model's incremental settings.
+        sql: the is_incremental() variant, run when ``full`` is False.
+        full: build from scratch with the step's ``sql`` (no table yet, it is a view, or
+            ``--full-refresh``); a time_range model's intervals start over.
+        batches: time_range models: the ranges to build, in order, each in one transaction.
+        path: where ``sql`` is written, for errors.
+    """
+
+    config: IncrementalConfig
+    sql: str
+    full: bool
+    batches: tuple[tuple[datetime, datetime], ...] = ()
+    path: str = ""
+
+    def describe(self) -> str:
+        """A few words for people: how this run builds the model."""
+        mode = "full build" if self.full else f"incremental {self.config.strategy}"
+        if self.config.strategy != "time_range":
+            return mode
+        if not self.batches:
+            return f"{mode}, up to date"
+        fmt = "%Y-%m-%d %H:%M" if self.config.batch_size == "hour" else "%Y-%m-%d"
+        first, last = self.batches[0][0], self.batches[-1][1]
+        ranges = "range" if len(self.batches) == 1 else f"{len(self.batches)} ranges"
+        return f"{mode}, {ranges} from {first:{fmt}} to {last:{fmt}}"
 
 
 @dataclass(frozen=True)
@@ -53,6 +88,7 @@ class Step:
     spec: Any = None  # the seed, source table or data test, for their materializations
     declared_columns: tuple[Column, ...] = ()  # checked before the new table replaces the old
     contract: bool = False  # declared columns are exact: no more, no fewer, same types
+    incremental: IncrementalStep | None = None  # set for incremental models
 
 
 @dataclass(frozen=True)

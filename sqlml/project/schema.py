@@ -6,11 +6,13 @@ dataclasses in `sqlml.project.types`.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Materialization = Literal["view", "table", "ephemeral"]
+Materialization = Literal["view", "table", "ephemeral", "incremental"]
+IncrementalStrategy = Literal["append", "merge", "delete+insert", "time_range"]
 
 
 class _Strict(BaseModel):
@@ -32,6 +34,15 @@ class NodeConfigFile(_Strict):
     description: str | None = None
     meta: dict[str, Any] | None = None
     contract: ContractFile | None = None
+    # Incremental models (materialized: incremental); see docs/incremental.md.
+    incremental_strategy: IncrementalStrategy | None = None
+    unique_key: list[str] | str | None = None
+    on_schema_change: Literal["ignore", "fail", "append_new_columns"] | None = None
+    event_time: str | None = None
+    batch_size: Literal["hour", "day", "month"] | None = None
+    begin: datetime | date | None = None
+    lookback: int | None = Field(default=None, ge=0)
+    batches_per_query: int | None = Field(default=None, ge=1)
 
 
 # A data test as written in YAML: `not_null`, or `{accepted_values: {values: [...], config: ...}}`.
@@ -224,4 +235,12 @@ CONFIG_KEYS = (
     "description",
     "meta",
     "contract",
+    "incremental_strategy",
+    "unique_key",
+    "on_schema_change",
+    "event_time",
+    "batch_size",
+    "begin",
+    "lookback",
+    "batches_per_query",
 )

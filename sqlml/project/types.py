@@ -4,8 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+
+@dataclass(frozen=True)
+class IncrementalConfig:
+    """How an incremental model adds new rows to its table (see docs/incremental.md).
+
+    ``strategy`` is "append", "merge" (update rows whose ``unique_key`` matches, insert the
+    rest), "delete+insert" (replace every row whose key appears in the new rows) or
+    "time_range" (rebuild whole batches of ``event_time``, tracked as intervals).
+    """
+
+    strategy: str = "append"
+    unique_key: tuple[str, ...] = ()
+    on_schema_change: str = "ignore"  # or "fail", "append_new_columns"
+    event_time: str | None = None
+    batch_size: str = "day"  # "hour", "day" or "month"
+    begin: datetime | None = None  # naive UTC: the first batch starts here
+    lookback: int = 0  # batches before the newest done one that every run redoes
+    batches_per_query: int | None = None  # None: contiguous batches run as one query
 
 
 @dataclass(frozen=True)
@@ -19,6 +39,7 @@ class NodeConfig:
     enabled: bool = True
     meta: Mapping[str, Any] = field(default_factory=dict)
     contract: bool = False  # enforce the declared columns and types on every build
+    incremental: IncrementalConfig | None = None  # set when materialized is "incremental"
 
 
 @dataclass(frozen=True)

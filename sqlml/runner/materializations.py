@@ -17,7 +17,7 @@ class RunEnv:
     """What materializations may need beyond the engine and the step."""
 
     root: Path  # the project folder: relative paths resolve against it
-    state_schema: str = "_sqlml"  # where the registry and run history live
+    state_schema: str = "_sqlml"  # run history, the registry, interval state
     run_id: str | None = None
 
 
@@ -120,9 +120,16 @@ def build_snapshot(engine: Engine, step: Step, env: RunEnv) -> Outcome:
     return keep_history(engine, step, env)
 
 
+def build_incremental(engine: Engine, step: Step, env: RunEnv) -> Outcome:
+    from sqlml.runner.incremental import build_incremental as build
+
+    return build(engine, step, env)
+
+
 MATERIALIZATIONS: dict[str, Callable[[Engine, Step, RunEnv], Outcome]] = {
     "table": build_table,
     "view": build_view,
+    "incremental": build_incremental,
     "source": land_source,
     "existing": check_existing,
     "test": run_test,

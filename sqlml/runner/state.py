@@ -11,6 +11,8 @@ from typing import Any
 
 from sqlml.engine.base import Engine
 from sqlml.plan.types import Plan, WarehouseState
+from sqlml.runner.intervals import TABLE as INTERVALS_TABLE
+from sqlml.runner.intervals import read_intervals
 from sqlml.runner.schemas import TABLES as SCHEMA_TABLES
 from sqlml.runner.schemas import record_schemas
 from sqlml.runner.types import RunResult
@@ -48,7 +50,7 @@ create table if not exists {s}.node_results (
 
 def ensure_state(engine: Engine, schema: str) -> None:
     """Create the state schema and its tables if they do not exist."""
-    for statement in (_TABLES + SCHEMA_TABLES).format(s=_q(schema)).split(";"):
+    for statement in (_TABLES + SCHEMA_TABLES + INTERVALS_TABLE).format(s=_q(schema)).split(";"):
         if statement.strip():
             engine.execute(statement)
 
@@ -63,7 +65,8 @@ def read_state(engine: Engine, schema: str) -> WarehouseState:
             "where status = 'success' group by node"
         )
         fingerprints = {node: fp for node, fp in rows if fp}
-    return WarehouseState(relations=relations, fingerprints=fingerprints)
+    intervals = read_intervals(engine, schema) if (schema, "intervals") in relations else {}
+    return WarehouseState(relations=relations, fingerprints=fingerprints, intervals=intervals)
 
 
 def record_run_start(

@@ -171,7 +171,7 @@ def test_invalid_config_value_in_config_call(compile_files: CompileFiles) -> Non
 
     assert err.render() == (
         "models/a.sql:1: invalid config 'materialized': "
-        "Input should be 'view', 'table' or 'ephemeral'"
+        "Input should be 'view', 'table', 'ephemeral' or 'incremental'"
     )
 
 

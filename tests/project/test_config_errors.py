@@ -103,7 +103,7 @@ def test_invalid_folder_config_value_points_at_the_plus_key(tmp_path: Path) -> N
     assert err.location == Location("project.yml", 4, 5)
     assert err.render() == (
         "project.yml:4:5: invalid value for 'models.staging.+materialized': "
-        "Input should be 'view', 'table' or 'ephemeral'"
+        "Input should be 'view', 'table', 'ephemeral' or 'incremental'"
     )
 
 
