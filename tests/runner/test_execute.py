@@ -459,7 +459,7 @@ def step(node: str, materialization: str, sql: str, depends_on: tuple[str, ...] 
 
 
 def test_execute_plan_reports_an_unknown_materialization(tmp_path: Path) -> None:
-    plan = Plan((step("inc", "incremental", "select 1 as id"),))
+    plan = Plan((step("inc", "streaming", "select 1 as id"),))
     engine = connect(tmp_path / "w.duckdb")
     try:
         (result,) = execute_plan(plan, engine)
@@ -469,8 +469,8 @@ def test_execute_plan_reports_an_unknown_materialization(tmp_path: Path) -> None
 
     assert result.status == "error"
     assert result.message == (
-        "target/compiled/models/inc.sql: model 'inc' failed: no materialization 'incremental'\n"
-        "hint: use one of: existing, export, snapshot, source, table, test, view"
+        "target/compiled/models/inc.sql: model 'inc' failed: no materialization 'streaming'\n"
+        "hint: use one of: existing, export, incremental, snapshot, source, table, test, view"
     )
     assert built == {}
 

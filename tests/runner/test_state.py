@@ -118,6 +118,7 @@ def test_read_state_on_a_fresh_warehouse(tmp_path: Path) -> None:
         ("_sqlml", "node_results"): "table",
         ("_sqlml", "relation_columns"): "table",
         ("_sqlml", "schema_changes"): "table",
+        ("_sqlml", "intervals"): "table",
     }
     assert after.fingerprints == {}
 
