@@ -11,11 +11,16 @@ number of requests (a bounded load: every client waits for its answer before the
 request). For single rows and batches of 100 rows it reports p50 and p99 latency, requests/s
 and rows/s.
 
-The baseline, measured in the same run on the same payloads: onnxruntime's `run` in this
-process on inputs already converted (the compute floor), and the same rows converted from
-JSON by `sqlml.serve.contract.rows_to_feed` then run (what the endpoint computes, without
-HTTP). The ratio endpoint/floor says what HTTP, JSON and the event loop cost on top. Nothing
-is asserted.
+The baselines, measured in the same run on the same payloads and load: the HTTP floor, a bare
+uvicorn + Starlette process that reads the body and answers a constant document (what the
+stack costs before sqlml does anything; the ratio endpoint/floor is what sqlml adds);
+onnxruntime's `run` in this process on inputs already converted (the compute floor); and the
+rows converted from JSON by `sqlml.serve.contract.rows_to_feed` then run (the endpoint's own
+work, without HTTP). Nothing is asserted.
+
+It also times what the server's design rests on (see docs/serve.md): a refresh (open the
+warehouse read-only, read both champions, close), a poll that finds the file unchanged, and
+one read-only open + query + close, what reading features per request would cost.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import http.client
 import json
 import os
 import platform
+import socket
 import statistics
 import subprocess
 import sys
@@ -103,6 +109,34 @@ def start_server(root: Path) -> tuple[subprocess.Popen[str], str]:
     return server, line.split()[2]
 
 
+# The HTTP floor: the same stack (uvicorn + Starlette, one process) answering a constant JSON
+# document after reading the body, with no model, no validation and no JSON parsing.
+_BARE = """
+import socket, sys, uvicorn
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+async def answer(request):
+    await request.body()
+    return JSONResponse({"predictions": []})
+
+sock = socket.socket()
+sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+sock.bind(("127.0.0.1", 0))
+sock.listen(128)
+print(f"Serving at http://127.0.0.1:{sock.getsockname()[1]}", file=sys.stderr, flush=True)
+app = Starlette(routes=[Route("/v1/models/{name}/predict", answer, methods=["POST"])])
+uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False)).run(sockets=[sock])
+"""
+
+
+def start_bare() -> tuple[subprocess.Popen[str], str]:
+    server = subprocess.Popen([sys.executable, "-c", _BARE], stderr=subprocess.PIPE, text=True)
+    assert server.stderr is not None
+    return server, server.stderr.readline().split()[2]
+
+
 def drive(url: str, path: str, body: bytes, requests: int, clients: int) -> dict[str, float]:
     """Send ``requests`` POSTs from ``clients`` threads; latencies in ms, rates per second."""
     host, port = url.removeprefix("http://").split(":")
@@ -113,6 +147,10 @@ def drive(url: str, path: str, body: bytes, requests: int, clients: int) -> dict
 
     def client() -> None:
         connection = http.client.HTTPConnection(host, int(port), timeout=60)
+        connection.connect()
+        # http.client writes headers and body separately: without TCP_NODELAY the body waits
+        # for the server's delayed ACK (40 ms). HTTP client libraries such as urllib3 set it.
+        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         headers = {"Content-Type": "application/json"}
         mine = []
         for _ in range(per_client):
@@ -169,6 +207,34 @@ def floor(onnx: bytes, rows: list[dict[str, float]], repeat: int) -> dict[str, f
     }
 
 
+def warehouse_costs(root: Path, repeat: int = 20) -> dict[str, float]:
+    """Milliseconds: a full refresh, an unchanged poll, one read-only open + query + close."""
+    from sqlml.serve.state import Refresher
+
+    warehouse = root / "warehouse.duckdb"
+
+    def median_ms(work: Any) -> float:
+        samples = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            work()
+            samples.append(time.perf_counter() - started)
+        return 1000 * statistics.median(samples)
+
+    def open_query_close() -> None:
+        engine = connect(warehouse, read_only=True)
+        engine.execute("select count(*) from _sqlml.model_aliases")
+        engine.close()
+
+    refresher = Refresher(warehouse, "_sqlml")
+    refresher.refresh()
+    return {
+        "refresh_ms": median_ms(lambda: Refresher(warehouse, "_sqlml").refresh()),
+        "unchanged_poll_ms": median_ms(refresher.poll),
+        "open_query_close_ms": median_ms(open_query_close),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="single-row requests")
@@ -186,7 +252,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sqlml-bench-serve-") as folder:
         root = Path(folder)
         onnx = build_project(root)
+        costs = warehouse_costs(root)
+        results["warehouse"] = costs
+        print(
+            f"refresh (read-only open, 2 champions, close) {costs['refresh_ms']:.1f} ms; "
+            f"unchanged poll {costs['unchanged_poll_ms'] * 1000:.0f} µs; read-only open + "
+            f"query + close {costs['open_query_close_ms']:.1f} ms",
+            flush=True,
+        )
         server, url = start_server(root)
+        bare, bare_url = start_bare()
         try:
             for name in MODELS:
                 for label, batch, count in (
@@ -195,25 +270,29 @@ def main() -> None:
                 ):
                     body = json.dumps({"rows": batch}).encode()
                     path = f"/v1/models/{name}/predict"
-                    drive(
-                        url, path, body, max(args.clients * 5, count // 10), args.clients
-                    )  # warm-up
+                    warm_up = max(args.clients * 5, count // 10)
+                    drive(url, path, body, warm_up, args.clients)
                     figures = drive(url, path, body, count, args.clients)
                     figures["rows_per_s"] = figures["requests_per_s"] * len(batch)
+                    drive(bare_url, path, body, warm_up, args.clients)
+                    floor_http = drive(bare_url, path, body, count, args.clients)
+                    figures.update({f"bare_http_{k}": v for k, v in floor_http.items()})
                     figures.update(floor(onnx[name], batch, 200))
-                    figures["p50_over_onnxruntime"] = figures["p50_ms"] / figures["onnxruntime_ms"]
+                    figures["p50_over_bare_http"] = figures["p50_ms"] / floor_http["p50_ms"]
                     results[f"{name}, {label}"] = figures
                     print(
                         f"{name:8} {label:8}  p50 {figures['p50_ms']:6.2f} ms  "
                         f"p99 {figures['p99_ms']:6.2f} ms  {figures['requests_per_s']:7.0f} req/s  "
-                        f"{figures['rows_per_s']:8.0f} rows/s  | onnxruntime "
-                        f"{figures['onnxruntime_ms']:.3f} ms, JSON->scores "
-                        f"{figures['json_to_scores_ms']:.3f} ms in-process",
+                        f"{figures['rows_per_s']:8.0f} rows/s  | bare HTTP p50 "
+                        f"{floor_http['p50_ms']:6.2f} ms, {floor_http['requests_per_s']:5.0f} "
+                        f"req/s; in-process: onnxruntime {figures['onnxruntime_ms']:.3f} ms, "
+                        f"JSON->scores {figures['json_to_scores_ms']:.3f} ms",
                         flush=True,
                     )
         finally:
-            server.terminate()
-            server.wait(timeout=60)
+            for process in (server, bare):
+                process.terminate()
+                process.wait(timeout=60)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

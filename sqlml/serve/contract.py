@@ -21,6 +21,8 @@ from sqlml.ml.features import MISSING_CATEGORY
 OnnxType = Literal["double", "string"]
 _SHOWN = 5  # columns or values named in one message
 _PICKS = ("Gather", "ArrayFeatureExtractor")  # operators that pick the label from a list
+# JSON values taken as they are (bool is not an int here: it is refused for numeric inputs).
+_PLAIN: dict[str, tuple[type, ...]] = {"double": (float, int), "string": (str,)}
 
 
 class RequestError(Exception):
@@ -133,12 +135,25 @@ def rows_to_feed(contract: Contract, rows: Sequence[Any]) -> dict[str, Any]:
             )
     feed: dict[str, Any] = {}
     for column in contract.inputs:
-        values = [_value(contract, column, index, row) for index, row in enumerate(rows)]
+        values = _plain_values(rows, column)
+        if values is None:  # something to convert or refuse: value by value, with messages
+            values = [_value(contract, column, index, row) for index, row in enumerate(rows)]
         if column.type == "double":
             feed[column.name] = np.array(values, dtype=np.float64).reshape(-1, 1)
         else:
             feed[column.name] = np.array(values, dtype=object).reshape(-1, 1)
     return feed
+
+
+def _plain_values(rows: Sequence[Mapping[str, Any]], column: InputColumn) -> list[Any] | None:
+    """The column's values when every row has it with a value of the input's own JSON type
+    (a number for double, a string for string: the common case), else None."""
+    try:
+        values = [row[column.name] for row in rows]
+    except KeyError:
+        return None
+    plain = _PLAIN[column.type]
+    return values if all(type(v) in plain for v in values) else None
 
 
 def _value(contract: Contract, column: InputColumn, index: int, row: Mapping[str, Any]) -> Any:
