@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlml.compiler import CompiledNode, CompiledProject, compile_project
 from sqlml.engine import Engine, connect
 from sqlml.errors import ExecutionError, SqlmlError
 from sqlml.graph import DAG, build_dag, select_nodes
 from sqlml.graph.selection import uses_state
+from sqlml.ml import registry
 from sqlml.plan import Plan, WarehouseState, make_plan
 from sqlml.plan.intervals import naive_utc
 from sqlml.project import Project, load_project
@@ -34,13 +35,22 @@ from sqlml.runner.artifacts import write_manifest, write_run_results
 from sqlml.runner.history import LastRun, read_last_run
 from sqlml.runner.materializations import RunEnv
 
+if TYPE_CHECKING:
+    from sqlml.ml.promotion import LoadedModel
+    from sqlml.ml.registry import AliasChange, ModelDetail, ModelSummary
+
+T = TypeVar("T")
+
 # The kinds of node each command executes.
 COMMANDS: dict[str, frozenset[str]] = {
-    "run": frozenset({"model", "seed", "source", "snapshot", "export"}),
-    "build": frozenset({"model", "seed", "source", "snapshot", "test", "export"}),
+    "run": frozenset({"model", "seed", "source", "snapshot", "export", "feature_view", "training"}),
+    "build": frozenset(
+        {"model", "seed", "source", "snapshot", "test", "export", "feature_view", "training"}
+    ),
     "test": frozenset({"test"}),
     "seed": frozenset({"seed"}),
     "snapshot": frozenset({"snapshot"}),
+    "train": frozenset({"training"}),
 }
 
 
@@ -146,8 +156,10 @@ class Context:
         full_refresh: bool = False,
         start: datetime | None = None,
         end: datetime | None = None,
+        retrain: bool = False,
     ) -> RunResult:
-        """Land sources and seeds and build models (not data tests), in dependency order.
+        """Land sources and seeds, build models and feature views, and train ML models whose
+        data or spec changed (all selected ones with ``retrain``), in dependency order.
 
         Incremental models add only new rows to their tables; ``full_refresh`` rebuilds them.
         ``start``/``end`` (UTC) rebuild that range of every selected time_range model.
@@ -156,7 +168,7 @@ class Context:
         Raises only for problems of the whole project (bad config, cycles, a locked warehouse).
         """
         return self._execute(
-            "run", select, exclude, threads, refresh=Refresh(full_refresh, start, end)
+            "run", select, exclude, threads, retrain, refresh=Refresh(full_refresh, start, end)
         )
 
     def build(
@@ -168,12 +180,20 @@ class Context:
         full_refresh: bool = False,
         start: datetime | None = None,
         end: datetime | None = None,
+        retrain: bool = False,
     ) -> RunResult:
         """Like `run`, with data tests: a node's children wait for its tests, and an
         error-severity failure skips them."""
         return self._execute(
-            "build", select, exclude, threads, refresh=Refresh(full_refresh, start, end)
+            "build", select, exclude, threads, retrain, refresh=Refresh(full_refresh, start, end)
         )
+
+    def train(
+        self, select: Sequence[str] = (), exclude: Sequence[str] = (), *, threads: int | None = None
+    ) -> RunResult:
+        """Train the selected ML models (all when nothing is selected) even if their data and
+        spec are unchanged; their inputs are read as they are in the warehouse."""
+        return self._execute("train", select, exclude, threads, True)
 
     def test(
         self, select: Sequence[str] = (), exclude: Sequence[str] = (), *, threads: int | None = None
@@ -308,6 +328,7 @@ class Context:
             select,
             exclude,
             threads,
+            bool(flags.get("retrain")),
             only=None if nodes is None else frozenset(nodes),
             retry_of=last.run_id,
         )
@@ -354,6 +375,7 @@ class Context:
         select: Sequence[str],
         exclude: Sequence[str],
         threads: int | None,
+        retrain: bool = False,
         *,
         only: frozenset[str] | None = None,
         retry_of: str | None = None,
@@ -376,6 +398,7 @@ class Context:
                 "exclude": list(exclude),
                 "threads": threads,
                 "vars": self.vars,
+                "retrain": retrain,
                 "nodes": None if only is None else sorted(selected),
                 "retry_of": retry_of,
             },
@@ -387,8 +410,15 @@ class Context:
             state = run_state.read_state(engine, project.state_schema)
             if only is None and uses_state(select, exclude):
                 selected = self._select(compiled, dag, select, exclude, command, state.fingerprints)
+            forced = selected if retrain else frozenset()
             plan = make_plan(
-                compiled, dag, selected, state, kinds=COMMANDS[command], **_options(refresh)
+                compiled,
+                dag,
+                selected,
+                state,
+                kinds=COMMANDS[command],
+                retrain=forced,
+                **_options(refresh),
             )
             started = datetime.now(UTC)
             run = RunResult(uuid.uuid4().hex, command, started, started, ())
@@ -433,6 +463,50 @@ class Context:
             if node.kind == "test" and set(dag.parents[name]) & selected and name not in excluded
         }
         return selected | tests
+
+    def models(self) -> list[ModelSummary]:
+        """Every model in the registry: latest version, number of versions, aliases."""
+        return self._registry(lambda engine, schema: registry.list_models(engine, schema))
+
+    def model(self, name: str) -> ModelDetail:
+        """One registered model: its versions (metrics, parity, fingerprints), aliases and
+        alias history."""
+        return self._registry(lambda engine, schema: registry.show_model(engine, schema, name))
+
+    def promote(self, name: str, version: int, *, reason: str | None = None) -> AliasChange:
+        """Make ``version`` of model ``name`` its champion, recorded in the alias history."""
+        why = reason or f"promoted by hand to version {version}"
+        return self._registry(
+            lambda engine, schema: registry.promote(engine, schema, name, version, reason=why),
+            write=True,
+        )
+
+    def rollback(self, name: str) -> AliasChange:
+        """Point model ``name``'s champion back where it pointed before its last move."""
+        return self._registry(
+            lambda engine, schema: registry.rollback(engine, schema, name), write=True
+        )
+
+    def load_model(self, name: str, version: int | str = "champion") -> LoadedModel:
+        """A registered version (a number or an alias) with its ONNX bytes, sha256 verified,
+        and its feature columns; raises ScoringError when it does not exist or was tampered."""
+        from sqlml.ml.promotion import LoadedModel
+
+        def load(engine: Engine, schema: str) -> LoadedModel:
+            return LoadedModel.load(engine, schema, name, version)
+
+        return self._registry(load)
+
+    def _registry(self, operation: Callable[[Engine, str], T], *, write: bool = False) -> T:
+        """Run a registry operation on the warehouse (read-only unless ``write``)."""
+        if not write and not self.project.target.path.exists():
+            engine = connect(":memory:")
+        else:
+            engine = self.connect(read_only=not write)
+        try:
+            return operation(engine, self.project.state_schema)
+        finally:
+            engine.close()
 
     def connect(self, *, read_only: bool = False) -> Engine:
         """Open the target's warehouse; relative file paths in SQL resolve to the project.

@@ -86,6 +86,7 @@ _VERBS = {
     "test": "Testing",
     "seed": "Seeding",
     "snapshot": "Snapshotting",
+    "train": "Training",
 }
 _THREADS = click.option(
     "--threads",
@@ -125,7 +126,7 @@ def _execute(
     threads: int | None,
     *,
     retry: Any = None,
-    **refresh: Any,
+    **options: Any,
 ) -> None:
     """Run ``command`` with a progress display; with ``retry`` (the last run), retry it."""
     from sqlml.cli.progress import make_listener, summarize
@@ -141,7 +142,7 @@ def _execute(
         if retry is not None:
             result = context.retry(threads=threads, last=retry)
         else:
-            result = getattr(context, command)(select, exclude, threads=threads, **refresh)
+            result = getattr(context, command)(select, exclude, threads=threads, **options)
     finally:
         listener.close()
     summarize(result)
@@ -150,7 +151,9 @@ def _execute(
 
 # The commands that execute nodes: each a plan of one set of node kinds (see Context).
 _EXECUTIONS = {
-    "run": "Land sources and seeds, then build models and snapshots (no data tests).",
+    "run": "Build sources, seeds, models, snapshots and feature views; train ML models.\n\n"
+    "An ML model trains only when its training data or spec changed (or with --retrain). "
+    "No data tests run.",
     "build": "Run, with each node's data tests right after it.\n\n"
     "An error-severity failure skips the tested node's downstream.",
     "test": "Run data tests; failing rows are kept in a table.",
@@ -160,15 +163,20 @@ _EXECUTIONS = {
 }
 
 
+_RETRAIN = click.option(
+    "--retrain", is_flag=True, help="Train the selected ML models even if nothing changed."
+)
+
+
 def _execution_command(command: str, help_text: str) -> None:
     def execute(
-        select: tuple[str, ...], exclude: tuple[str, ...], threads: int | None, **refresh: Any
+        select: tuple[str, ...], exclude: tuple[str, ...], threads: int | None, **options: Any
     ) -> None:
-        _execute(command, select, exclude, threads, **refresh)
+        _execute(command, select, exclude, threads, **options)
 
     execute = handle_errors(execute)
     if command in ("run", "build"):
-        execute = _refresh_options(execute)
+        execute = _RETRAIN(_refresh_options(execute))
     execute = lock_option(execute)
     cli.command(name=command, help=help_text)(common_options(selection_options(_THREADS(execute))))
 
@@ -184,7 +192,7 @@ for _name, _help in _EXECUTIONS.items():
 def retry(threads: int | None) -> None:
     """Run again the nodes that failed or were skipped in the last run.
 
-    The last run's command (run, build, test, seed or snapshot) and flags are reused; what
+    The last run's command (run, build, test, seed, snapshot or train) and flags are reused; what
     succeeded is not run again. A run that was killed is run again whole.
     """
     context = _context()
@@ -211,6 +219,25 @@ def retry(threads: int | None) -> None:
             f"{_count(len(last.skipped), 'skipped node')}."
         )
     _execute(last.command, (), (), threads, retry=last)
+
+
+@cli.command()
+@click.argument("names", nargs=-1)
+@common_options
+@selection_options
+@_THREADS
+@lock_option
+@handle_errors
+def train(
+    names: tuple[str, ...], select: tuple[str, ...], exclude: tuple[str, ...], threads: int | None
+) -> None:
+    """Train ML models NAMES now, even if their data and spec are unchanged.
+
+    Without NAMES (or -s), every ML model trains. Their inputs are read as they are in the
+    warehouse: `sqlml run -s +NAME` rebuilds them first. Each training registers a new
+    version and decides its promotion.
+    """
+    _execute("train", (*names, *select), exclude, threads)
 
 
 @cli.command("unit-test")
@@ -408,6 +435,68 @@ def serve(host: str, port: int, token: str | None, max_body: int, poll: float) -
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+@cli.group()
+@common_options
+def models() -> None:
+    """Inspect the model registry; promote or roll back a model's champion."""
+
+
+_OUTPUT = click.option(
+    "--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+
+
+@models.command("list")
+@common_options
+@_OUTPUT
+@handle_errors
+def models_list(output: str) -> None:
+    """List registered models: owner, versions, latest version and aliases."""
+    from sqlml.cli.registry import print_models
+
+    print_models(_context().models(), output)
+
+
+@models.command("show")
+@click.argument("name")
+@common_options
+@_OUTPUT
+@handle_errors
+def models_show(name: str, output: str) -> None:
+    """Show model NAME: every version's metrics, parity and fingerprints, and alias history."""
+    from sqlml.cli.registry import print_model
+
+    print_model(_context().model(name), output)
+
+
+@models.command("promote")
+@click.argument("name")
+@click.argument("version", type=click.IntRange(min=1))
+@click.option("--reason", help="Why, recorded in the alias history.")
+@common_options
+@lock_option
+@handle_errors
+def models_promote(name: str, version: int, reason: str | None) -> None:
+    """Make VERSION of model NAME its champion (recorded in the alias history)."""
+    change = _context().promote(name, version, reason=reason)
+    before = f" (was version {change.previous_version})" if change.previous_version else ""
+    click.echo(f"{name}: champion is version {change.version}{before}.")
+
+
+@models.command("rollback")
+@click.argument("name")
+@common_options
+@lock_option
+@handle_errors
+def models_rollback(name: str) -> None:
+    """Point model NAME's champion back to the version it had before its last move."""
+    change = _context().rollback(name)
+    click.echo(
+        f"{name}: champion rolled back from version {change.previous_version} "
+        f"to version {change.version}."
+    )
 
 
 def main() -> None:

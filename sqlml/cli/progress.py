@@ -108,6 +108,11 @@ def _line(index: int, total: int, step: Step, result: NodeResult) -> str:
             f"{index:>{width}}/{total} {label:<5} {step.node} (test: {verdict}) "
             f"in {result.duration_s:.2f}s"
         )
+    if step.kind == "training" and result.status != "error":
+        return (
+            f"{index:>{width}}/{total} {label:<5} {step.node} (training: {result.message}) "
+            f"in {result.duration_s:.2f}s"
+        )
     rows = f", {_count(result.rows, 'row')}" if result.rows is not None else ""
     return (
         f"{index:>{width}}/{total} {label:<5} {step.node} "

@@ -19,6 +19,12 @@ from sqlml.compiler.link import (
     inline_ephemerals,
     resolve,
 )
+from sqlml.compiler.mlnodes import (
+    feature_view_node,
+    feature_view_template,
+    training_node,
+    training_parents,
+)
 from sqlml.compiler.parallel import (
     COST_MS,
     Helper,
@@ -151,11 +157,20 @@ def _compile_nodes(
 ) -> tuple[CompiledProject, set[str], set[str]]:
     """Render, link and assemble every node; returns the compiled project, the digests of the
     parses in use and the folders written to."""
-    sources = [*project.models, *project.snapshots, *_singular_templates(project)]
+    views = {v.name: v for v in project.feature_views}
+    singular = _singular_templates(project)
+    sources = [
+        *project.models,
+        *project.snapshots,
+        *(feature_view_template(v) for v in project.feature_views),
+        *project.training_queries,
+        *singular,
+    ]
     kinds = {t.name: "model" for t in project.models}
     kinds.update({t.name: "snapshot" for t in project.snapshots})
-    templates_count = len(project.models) + len(project.snapshots)
-    kinds.update({t.name: "test" for t in sources[templates_count:]})
+    kinds.update(dict.fromkeys(views, "feature_view"))
+    kinds.update({t.name: "training" for t in project.training_queries})
+    kinds.update({t.name: "test" for t in singular})
     outcomes, renders = _render(sources, cache, templates, helper)
     rendered: dict[str, Rendered] = {}
     configs: dict[str, NodeConfig] = {}
@@ -170,7 +185,7 @@ def _compile_nodes(
                 raise outcome[1]
             result = outcome[1]
             env_reads.update(result.env_vars)
-            if kinds[model.name] == "model":
+            if kinds[model.name] in ("model", "feature_view"):
                 config = node_config(model, result, validated)
             elif kinds[model.name] == "snapshot":
                 config, specs[model.name] = snapshot_config(model, result)
@@ -194,7 +209,7 @@ def _compile_nodes(
     relations = {
         name: Relation(config.schema or project.target.schema, config.alias or name, database)
         for name, config in configs.items()
-        if kinds[name] in ("model", "snapshot")
+        if kinds[name] in ("model", "snapshot", "feature_view")
     }
     static = static_nodes(project, templates.jinja)
     relations.update({node.name: node.relation for node in static})
@@ -224,6 +239,14 @@ def _compile_nodes(
         if node.sql:
             # compiled_path starts with the target folder's name
             write(str(project.target_dir.parent / node.compiled_path), node.sql, node.compiled_path)
+    trainings = {spec.name: spec for spec in project.ml_specs}
+    known = {name: kinds.get(name, "seed" if "." not in name else "source") for name in relations}
+    training_errors: dict[str, SqlmlError] = {}
+    for spec in project.ml_specs:
+        read, error = training_parents(spec, known)
+        if error is not None:
+            training_errors[spec.name] = error
+        depends[spec.name] = tuple(dict.fromkeys((*depends.get(spec.name, ()), *read)))
     try:
         dag = build_dag(depends)
     except GraphError as exc:
@@ -246,7 +269,24 @@ def _compile_nodes(
                 else "",
             )
             continue
-        nodes[name] = linker.node(name, configs[name], depends, bodies, parsed, nodes, parents)
+        if name in trainings:
+            query = None
+            if name in by_name:
+                query = linker.node(name, TEST_CONFIG, depends, bodies, parsed, nodes, parents)
+            nodes[name] = training_node(
+                project,
+                trainings[name],
+                nodes,
+                depends[name],
+                training_errors.get(name),
+                query,
+                lambda path, sql: write(str(project.target_dir.parent / path), sql, path),
+            )
+            continue
+        node = linker.node(name, configs[name], depends, bodies, parsed, nodes, parents)
+        if name in views:
+            node = feature_view_node(node, views[name], project.root)
+        nodes[name] = node
     return CompiledProject(project, nodes, rendered=renders, parsed=parses), keep, folders
 
 
@@ -509,7 +549,7 @@ def _singular_templates(project: Project) -> list[ModelSource]:
 def _own_relation(
     name: str, kind: str, relations: Mapping[str, Relation], ephemeral: set[str], project: Project
 ) -> Relation:
-    if kind == "test":
+    if kind in ("test", "training"):  # a training query's own relation is set by training_node
         return failures_relation(project, name)
     return relations[name] if name not in ephemeral else Relation("", cte_name(name))
 

@@ -68,6 +68,9 @@ def inputs_key(project: Project) -> str | None:
                 project.sources,
                 project.data_tests,
                 project.snapshots,
+                project.feature_views,
+                project.ml_specs,
+                project.training_queries,
             )
         ).encode()
     )

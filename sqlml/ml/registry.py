@@ -16,12 +16,11 @@ import contextlib
 import hashlib
 import json
 import math
-import numbers
 import random
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -36,7 +35,8 @@ create table if not exists {s}.model_versions (
     model varchar not null, version integer not null, created_at timestamptz not null,
     owner varchar not null, spec_fingerprint varchar, data_fingerprint varchar, params json,
     metrics json, cv_metrics json, feature_importance json, parity json, onnx blob not null,
-    onnx_sha256 varchar not null, run_id varchar, primary key (model, version));
+    onnx_sha256 varchar not null, run_id varchar, signature json,
+    primary key (model, version));
 create table if not exists {s}.model_aliases (
     model varchar not null, alias varchar not null, version integer not null,
     set_at timestamptz not null, reason varchar, run_id varchar, primary key (model, alias));
@@ -48,13 +48,13 @@ create table if not exists {s}.model_alias_history (
 _VERSION_COLUMNS = (
     "model, version, timezone('UTC', created_at), owner, spec_fingerprint, data_fingerprint, "
     "params, metrics, cv_metrics, feature_importance, parity, onnx_sha256, octet_length(onnx), "
-    "run_id"
+    "run_id, signature"
 )
 _HISTORY_COLUMNS = (
     "model, alias, version, previous_version, action, timezone('UTC', set_at), reason, run_id"
 )
 _ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-_ATTEMPTS = 8
+_ATTEMPTS = 20  # concurrent writers on a loaded machine may collide many times
 
 
 class RegistryError(SqlmlError):
@@ -79,6 +79,9 @@ class ModelVersion:
     onnx_sha256: str
     onnx_bytes: int
     run_id: str | None
+    # How to feed and read the ONNX model: task, features [{name, kind, arrow_type}], classes,
+    # outputs, precision (see sqlml.ml.trainstep.signature).
+    signature: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,7 @@ def register_version(
     importance: Mapping[str, Any],
     parity: Mapping[str, Any],
     run_id: str | None,
+    signature: Mapping[str, Any] | None = None,
 ) -> ModelVersion:
     """Store a new version of ``model`` (number: the previous highest + 1) and return it.
 
@@ -153,12 +157,13 @@ def register_version(
         )
     sha = hashlib.sha256(onnx).hexdigest()
     docs = [_json(d) for d in (params, metrics, cv_metrics, importance, parity)]
-    args = [model, owner, spec_fingerprint, data_fingerprint, *docs, onnx, sha, run_id, model]
+    args = [model, owner, spec_fingerprint, data_fingerprint, *docs, onnx, sha, run_id]
+    args += [_json(signature or {}), model]
 
     def insert() -> ModelVersion:
         rows = engine.execute(
             f"insert into {_q(schema)}.model_versions select ?, coalesce(max(version), 0) + 1, "
-            "now(), ?, ?, ?, ?::json, ?::json, ?::json, ?::json, ?::json, ?, ?, ? "
+            "now(), ?, ?, ?, ?::json, ?::json, ?::json, ?::json, ?::json, ?, ?, ?, ?::json "
             f"from {_q(schema)}.model_versions where model = ? returning {_VERSION_COLUMNS}",
             args,
         )
@@ -222,38 +227,6 @@ def rollback(
     return _write(engine, schema, operation)
 
 
-def decide_promotion(
-    candidate_metrics: Mapping[str, Any],
-    champion_metrics: Mapping[str, Any] | None,
-    *,
-    metric: str,
-    higher_is_better: bool,
-    gates_passed: bool,
-) -> tuple[bool, str]:
-    """Whether a new version should become champion, and why, in one sentence.
-
-    It should when its gates pass and either there is no champion or it is not worse than the
-    champion on ``metric`` (equal is not worse). Pass the champion's figures on the same holdout
-    as the candidate's for a fair comparison. A champion without a usable value for ``metric``
-    cannot be compared and is replaced.
-    """
-    if not gates_passed:
-        return False, "not promoted: the candidate failed its gates"
-    new = _number(candidate_metrics.get(metric))
-    if new is None:
-        return False, f"not promoted: the candidate has no value for holdout metric '{metric}'"
-    if champion_metrics is None:
-        return True, f"promoted: no champion yet ({metric} {new:.6g})"
-    old = _number(champion_metrics.get(metric))
-    if old is None:
-        return True, f"promoted: the champion has no '{metric}' to compare ({metric} {new:.6g})"
-    better = new >= old if higher_is_better else new <= old
-    direction = "higher" if higher_is_better else "lower"
-    verdict = "promoted: not worse than" if better else "not promoted: worse than"
-    figures = f"{new:.6g} vs {old:.6g}, {direction} is better"
-    return better, f"{verdict} the champion on {metric} ({figures})"
-
-
 def list_models(engine: Engine, schema: str) -> list[ModelSummary]:
     """Every registered model, by name."""
     if (schema.lower(), "model_versions") not in engine.relations():
@@ -269,6 +242,29 @@ def list_models(engine: Engine, schema: str) -> list[ModelSummary]:
     ):
         aliases.setdefault(model, {})[alias] = version
     return [ModelSummary(m, o, v, n, _utc(at), aliases.get(m, {})) for m, o, v, n, at in rows]
+
+
+def latest_version(engine: Engine, schema: str, model: str) -> ModelVersion | None:
+    """The newest version of ``model``, or None when it has none (or nothing is registered)."""
+    if (schema.lower(), "model_versions") not in engine.relations():
+        return None
+    rows = engine.execute(
+        f"select {_VERSION_COLUMNS} from {_q(schema)}.model_versions where model = ? "
+        "order by version desc limit 1",
+        [model],
+    )
+    return _version(rows[0]) if rows else None
+
+
+def alias_version(engine: Engine, schema: str, model: str, alias: str) -> int | None:
+    """The version ``alias`` of ``model`` points to, or None."""
+    if (schema.lower(), "model_aliases") not in engine.relations():
+        return None
+    rows = engine.execute(
+        f"select version from {_q(schema)}.model_aliases where model = ? and alias = ?",
+        [model, alias],
+    )
+    return int(rows[0][0]) if rows else None
 
 
 def show_model(engine: Engine, schema: str, model: str) -> ModelDetail:
@@ -413,7 +409,7 @@ def _write(engine: Engine, schema: str, operation: Callable[[], T]) -> T:
             conflict = any(w in exc.message.lower() for w in ("conflict", "duplicate key"))
             if not conflict or attempt == _ATTEMPTS - 1:
                 raise
-            time.sleep(random.uniform(0, 0.01 * 2**attempt))
+            time.sleep(random.uniform(0, min(0.2, 0.01 * 2**attempt)))
     raise AssertionError("unreachable")
 
 
@@ -434,10 +430,11 @@ def _transaction(engine: Engine, operation: Callable[[], T]) -> T:
 def _version(row: tuple[Any, ...]) -> ModelVersion:
     model, version, created_at, owner, spec, data = row[:6]
     params, metrics, cv_metrics, importance, parity = (json.loads(d or "{}") for d in row[6:11])
-    sha, size, run_id = row[11:]
+    sha, size, run_id, signature = row[11:]
     return ModelVersion(
         model, int(version), _utc(created_at), owner, spec, data,
         params, metrics, cv_metrics, importance, parity, sha, int(size), run_id,
+        json.loads(signature or "{}"),
     )  # fmt: skip
 
 
@@ -447,12 +444,6 @@ def _change(row: tuple[Any, ...]) -> AliasChange:
 
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC)
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
-        return None
-    return float(value)
 
 
 def _json(value: Mapping[str, Any]) -> str:

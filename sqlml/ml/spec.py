@@ -112,6 +112,8 @@ class MLSpec:
     description: str | None = None
     relation: Reference | None = None
     spine: Reference | None = None
+    as_of: str | None = None  # the spine's as-of time column
+    spine_keys: tuple[str, ...] | None = None  # None: the keys of the feature views
     feature_views: tuple[str, ...] = ()
     sql_path: Path | None = None  # ml/<name>.sql, when the training query is written there
     include: tuple[str, ...] | None = None
@@ -126,6 +128,9 @@ class MLSpec:
     gates: tuple[Gate, ...] = ()
     tags: tuple[str, ...] = ()
     meta: Mapping[str, Any] = field(default_factory=dict)
+    # Columns of the training relation that are never features: set by the compiler for a
+    # spine (its keys and as-of time, and each feature view's event time).
+    not_features: tuple[str, ...] = ()
 
     def location(self, *key_path: str | int) -> Location:
         """Where ``key_path`` (e.g. ``"features", "include", 2``) is written in the spec file."""
@@ -172,6 +177,15 @@ def load_spec(path: Path, display: str) -> MLSpec:
         )
     if spine is not None and not file.feature_views:
         raise fail("a spine needs feature_views to join", "spine", hint="add feature_views: [...]")
+    if spine is not None and file.as_of is None:
+        raise fail(
+            "a spine needs its as-of time column",
+            "spine",
+            hint="add as_of: (the spine's column saying when each row's features are read)",
+        )
+    for key in ("as_of", "keys"):
+        if spine is None and getattr(file, key) is not None:
+            raise fail(f"{key} belongs with a spine", key, hint=f"remove {key}, or add spine:")
     if file.split.method != "random" and file.split.column is None:
         raise fail(
             f"split method '{file.split.method}' needs a column",
@@ -209,6 +223,8 @@ def load_spec(path: Path, display: str) -> MLSpec:
         description=file.description,
         relation=relation,
         spine=spine,
+        as_of=file.as_of,
+        spine_keys=tuple(file.keys) if file.keys is not None else None,
         feature_views=tuple(file.feature_views),
         sql_path=sql_path if sql_path.exists() else None,
         include=tuple(file.features.include) if file.features.include is not None else None,

@@ -71,6 +71,8 @@ class MLSpecFile(_Strict):
     owner: str
     relation: str | None = None  # "ref('training_set')"; else a spine and feature views
     spine: str | None = None
+    as_of: str | None = None  # the spine's as-of time column
+    keys: list[str] | None = None  # the spine's entity keys (default: the feature views')
     feature_views: list[str] = []
     target: str
     task: Literal["classification", "regression"]

@@ -194,7 +194,7 @@ def _features(spec: MLSpec, table: pa.Table, fail: Any) -> tuple[FeatureColumn, 
             index,
             hint="a model may not read its own target",
         )
-    skip = {spec.target, *spec.exclude}
+    skip = {spec.target, *spec.exclude, *spec.not_features}
     if spec.include is None and spec.split.method != "random":
         skip.add(spec.split.column or "")  # a time or group key is how rows are split, not a cue
     chosen = [c for c in (spec.include or columns) if c not in skip]

@@ -23,6 +23,7 @@ def make_plan(
     start: datetime | None = None,
     end: datetime | None = None,
     now: datetime | None = None,
+    retrain: Set[str] = frozenset(),
 ) -> Plan:
     """Turn the selected nodes of the given kinds into steps, in topological order.
 
@@ -35,6 +36,7 @@ def make_plan(
     Incremental models are built incrementally when their table exists, unless
     ``full_refresh``; time_range models get the batches to build as of ``now`` (default: the
     current time), or those of the backfill range ``start``..``end``.
+    Training steps named in ``retrain`` train even if their data and spec are unchanged.
     """
     now = now or datetime.now(UTC)
     selected = {n for n in selected if compiled.nodes[n].kind in kinds}
@@ -63,6 +65,9 @@ def make_plan(
         compiled_path = node.compiled_path
         if incremental is not None and not incremental.full and incremental.path:
             compiled_path = incremental.path  # errors point at the SQL that ran
+        force = node.kind == "training" and name in retrain
+        if force:
+            reason = "retrain"
         steps.append(
             Step(
                 node=name,
@@ -81,7 +86,8 @@ def make_plan(
                 if node.kind == "source" or node.config.contract
                 else (),
                 contract=node.config.contract,
-                incremental=incremental_step(node, existing, state, full_refresh, now, start, end),
+                incremental=incremental,
+                force=force,
             )
         )
     inlined = tuple(n for n in dag.order if n in selected and n in ephemeral)

@@ -71,7 +71,9 @@ class Step:
         sql: the query to materialize.
         depends_on: steps of this plan that must succeed first.
         existing: what the relation is in the warehouse now ("table", "view" or None).
-        reason: why it is built: "new", "modified" or "unchanged" (rebuilt anyway).
+        reason: why it is built: "new", "modified" or "unchanged" (rebuilt anyway); a
+            training step checks its data when it runs and trains only if it changed, unless
+            the reason is "retrain" (``force``).
     """
 
     node: str
@@ -89,6 +91,7 @@ class Step:
     declared_columns: tuple[Column, ...] = ()  # checked before the new table replaces the old
     contract: bool = False  # declared columns are exact: no more, no fewer, same types
     incremental: IncrementalStep | None = None  # set for incremental models
+    force: bool = False  # a training: train even when its data and spec are unchanged
 
 
 @dataclass(frozen=True)

@@ -94,11 +94,12 @@ def inventory_key(root: Path, project_file: bytes, target: str | None, vars: obj
 
 @cache
 def code_stamp() -> tuple[tuple[str, int, int], ...]:
-    """The size and time of the sources that load and compile projects: editing sqlml's own
-    code (a development install) invalidates what it loaded or compiled before."""
+    """The size and time of the sources that load and compile projects (ML specs included):
+    editing sqlml's own code (a development install) invalidates what it loaded or compiled
+    before."""
     package = Path(__file__).parent.parent
     stamps = []
-    for folder in ("project", "compiler"):
+    for folder in ("project", "compiler", "ml"):
         with os.scandir(package / folder) as entries:
             for entry in entries:
                 if entry.name.endswith(".py"):

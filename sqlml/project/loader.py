@@ -6,7 +6,7 @@ import hashlib
 import os
 from collections.abc import Mapping, Set
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlml.errors import ConfigError, Location, did_you_mean
 from sqlml.project.inventory import (
@@ -16,10 +16,12 @@ from sqlml.project.inventory import (
     load_inventory,
     save_inventory,
 )
+from sqlml.project.mlfiles import check_ml_names, load_feature_views, load_ml_specs
 from sqlml.project.properties import Properties, read_properties
 from sqlml.project.types import (
     Column,
     DataTest,
+    FeatureViewSource,
     MacroFile,
     ModelSource,
     Project,
@@ -27,6 +29,9 @@ from sqlml.project.types import (
     Target,
 )
 from sqlml.project.yamlfile import key_location, read_text, read_yaml, validate
+
+if TYPE_CHECKING:
+    from sqlml.ml.spec import MLSpec
 
 PROJECT_FILE = "project.yml"
 
@@ -159,6 +164,8 @@ def _load(
     seeds = _seeds(root, spec.paths.seeds, properties, inventory)
     _check_names(models, seeds, properties)
     snapshots = with_properties(root, found_snapshots, properties, models, seeds)
+    feature_views, ml_specs, training_queries = _ml_files(root, spec.paths, inventory)
+    check_ml_names(models, seeds, feature_views, ml_specs, root)
     singular = _singular_tests(root, spec.paths.data_tests, inventory)
 
     macros = []
@@ -196,7 +203,44 @@ def _load(
         data_tests=(*properties.data_tests, *singular),
         unit_tests=tuple(properties.unit_tests.values()),
         snapshots=snapshots,
+        feature_views=feature_views,
+        ml_specs=ml_specs,
+        training_queries=training_queries,
     )
+
+
+def _ml_files(
+    root: Path, paths: Any, inventory: Inventory
+) -> tuple[tuple[FeatureViewSource, ...], tuple[MLSpec, ...], tuple[ModelSource, ...]]:
+    """Feature views under ``paths.features``; ML specs and training queries under ``paths.ml``."""
+    top = str(root)
+    sql_files: dict[str, str] = {}
+    view_yml: list[str] = []
+    for folder in paths.features:
+        found = _find(top, folder, (".sql", ".yml", ".yaml"), inventory, files_only={".sql"})
+        for rel in found[".sql"]:
+            sql_files[rel] = _read_source(top, rel, inventory)
+        view_yml += _sorted(found[".yml"] + found[".yaml"])
+    for rel in view_yml:
+        inventory.note(top + "/" + rel)
+    views = load_feature_views(root, sql_files, view_yml)
+    spec_yml: list[str] = []
+    for folder in paths.ml:
+        found = _find(top, folder, (".sql", ".yml", ".yaml"), inventory, files_only={".sql"})
+        stems = {rel.rsplit(".", 1)[0] for rel in found[".yml"] + found[".yaml"]}
+        for rel in found[".sql"]:
+            if rel.removesuffix(".sql") not in stems:
+                raise ConfigError(
+                    f"training query {rel} has no ML spec next to it",
+                    location=Location(rel),
+                    hint=f"create {rel.removesuffix('.sql')}.yml (owner, target, task, "
+                    "estimator), or move the file",
+                )
+        spec_yml += _sorted(found[".yml"] + found[".yaml"])
+    for rel in spec_yml:
+        inventory.note(top + "/" + rel)
+    specs, queries = load_ml_specs(root, spec_yml, lambda rel: _read_source(top, rel, inventory))
+    return views, specs, queries
 
 
 def _catalog_name(path: str) -> str:

@@ -102,6 +102,8 @@ class PathsFile(_Strict):
     seeds: list[str] = ["seeds"]
     data_tests: list[str] = ["data_tests"]
     snapshots: list[str] = ["snapshots"]
+    features: list[str] = ["features"]  # feature views: SQL files and their YAML
+    ml: list[str] = ["ml"]  # ML specs: <name>.yml, with an optional <name>.sql training query
     target: str = "target"
 
 
@@ -215,6 +217,25 @@ class SnapshotPropertiesFile(_Strict):
     config: SnapshotConfigFile = SnapshotConfigFile()
     columns: list[ColumnFile] = []
     data_tests: list[DataTestEntry] = []
+
+
+class FeatureViewFile(_Strict):
+    """A feature view's YAML entry: which columns identify the entity and date each row."""
+
+    name: str
+    description: str | None = None
+    entities: list[str] | str  # entity key column(s)
+    timestamp: str  # event timestamp: from this time on, the row's values hold
+    ttl: str | float | None = None  # "90 days", "12 hours", or seconds; none: never stale
+    features: list[str] | None = None  # default: every column but the keys and timestamp
+    schema_: str | None = Field(default=None, alias="schema")
+    tags: list[str] = []
+    meta: dict[str, Any] = {}
+    columns: list[ColumnFile] = []
+
+
+class FeatureViewsFile(_Strict):
+    feature_views: list[FeatureViewFile] = []
 
 
 class PropertiesFile(_Strict):

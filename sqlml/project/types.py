@@ -6,7 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlml.ml.spec import MLSpec
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,31 @@ class ModelSource:
 
 
 @dataclass(frozen=True)
+class FeatureViewSource:
+    """A feature view as found on disk: a SQL template (rendered like a model) and its YAML.
+
+    Each row of the view says "from ``timestamp`` on, the entity with these ``keys`` had these
+    feature values". ``features`` None means every column but the keys and the timestamp.
+    """
+
+    name: str
+    path: str  # the SQL file, project-relative
+    sql: str
+    keys: tuple[str, ...]
+    timestamp: str
+    properties_path: str
+    line: int = 0  # the YAML entry's line
+    index: int = 0  # the entry's position under feature_views:
+    ttl_s: float | None = None
+    features: tuple[str, ...] | None = None
+    schema: str | None = None
+    tags: tuple[str, ...] = ()
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    description: str | None = None
+    columns: tuple[Column, ...] = ()
+
+
+@dataclass(frozen=True)
 class MacroFile:
     path: str
     sql: str
@@ -193,3 +221,7 @@ class Project:
     lock_timeout: float = 60.0  # seconds a writing command waits for the warehouse
     # Snapshot templates: a select whose history is kept (config holds the snapshot keys).
     snapshots: tuple[ModelSource, ...] = ()
+    feature_views: tuple[FeatureViewSource, ...] = ()
+    ml_specs: tuple[MLSpec, ...] = ()  # one per ml/<name>.yml
+    # ml/<name>.sql training queries, rendered like models (config is always empty).
+    training_queries: tuple[ModelSource, ...] = ()

@@ -151,6 +151,9 @@ def _run_step(
             hint=hint,
         )
         return _failed(step, started, time.perf_counter() - clock, error)
+    except SqlmlError as exc:  # e.g. a training error: it names its file and key already
+        exc.node = exc.node or step.node
+        return _failed(step, started, time.perf_counter() - clock, exc)
     except Exception as exc:  # a bug must not take the rest of the run down with it
         error = ExecutionError(f"{step.kind} '{step.node}' failed: {type(exc).__name__}: {exc}")
         return _failed(step, started, time.perf_counter() - clock, error)

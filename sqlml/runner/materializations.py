@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlml.engine.base import Engine
@@ -19,6 +20,9 @@ class RunEnv:
     root: Path  # the project folder: relative paths resolve against it
     state_schema: str = "_sqlml"  # run history, the registry, interval state
     run_id: str | None = None
+    # Models train one at a time: scikit-learn's warnings are caught process-wide, and each
+    # fit may use every core already.
+    training_lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,13 @@ def run_export(engine: Engine, step: Step, env: RunEnv) -> Outcome:
     return Outcome(rows, message=message)
 
 
+def train_model(engine: Engine, step: Step, env: RunEnv) -> Outcome:
+    """Train, export and register an ML model when its data or spec changed (or if forced)."""
+    from sqlml.ml.trainstep import train_step
+
+    return train_step(engine, step, env)
+
+
 def _rows(n: int) -> str:
     return "1 failing row" if n == 1 else f"{n} failing rows"
 
@@ -135,4 +146,5 @@ MATERIALIZATIONS: dict[str, Callable[[Engine, Step, RunEnv], Outcome]] = {
     "test": run_test,
     "snapshot": build_snapshot,
     "export": run_export,
+    "training": train_model,
 }

@@ -34,7 +34,8 @@ def record_schemas(
 ) -> tuple[SchemaChange, ...]:
     """Store the columns of each relation built in this run; return the changes against the
     previous build of the same node."""
-    built = {r.node for r in results if r.status == "success" and r.kind != "test"}
+    skip = ("test", "training")  # they build no relation of their own
+    built = {r.node for r in results if r.status == "success" and r.kind not in skip}
     steps = [s for s in plan.steps if s.node in built and s.materialization != "existing"]
     if not steps:
         return ()

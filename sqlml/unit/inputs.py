@@ -16,7 +16,7 @@ from sqlml.unit.types import Fixture
 _REFERENCE = re.compile(
     r"""^\s*(ref|source)\(\s*(['"])([^'"]+)\2\s*(?:,\s*(['"])([^'"]+)\4\s*)?\)\s*$"""
 )
-_REF_KINDS = ("model", "seed")
+_REF_KINDS = ("model", "seed", "feature_view")
 
 
 def find_model(

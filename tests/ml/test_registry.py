@@ -14,9 +14,9 @@ import pytest
 from sqlml.engine import Engine, connect
 from sqlml.errors import ScoringError, SqlmlError
 from sqlml.ml import registry
+from sqlml.ml.promotion import decide_promotion
 from sqlml.ml.registry import (
     RegistryError,
-    decide_promotion,
     list_models,
     load_onnx,
     promote,

@@ -96,11 +96,13 @@ def test_defaults_by_task(tmp_path: Path) -> None:
 def test_spine_with_feature_views_and_a_source(tmp_path: Path) -> None:
     text = FULL.replace(
         "relation: ref('churn_training_set')",
-        "spine: source('crm', 'snapshots')\nfeature_views: [orders_30d, support_tickets]",
+        "spine: source('crm', 'snapshots')\nas_of: snapshot_at\nkeys: [customer_id]\n"
+        "feature_views: [orders_30d, support_tickets]",
     )
     spec = write_spec(tmp_path, text)
 
     assert spec.relation is None
+    assert (spec.as_of, spec.spine_keys) == ("snapshot_at", ("customer_id",))
     assert spec.spine == Reference("source", "crm.snapshots")
     assert str(spec.spine) == "source('crm', 'snapshots')"
     assert spec.feature_views == ("orders_30d", "support_tickets")
