@@ -18,6 +18,7 @@ demo: $(BIN)/.installed
 	$(BIN)/sqlml unit-test
 	$(BIN)/sqlml freshness
 	$(BIN)/sqlml ls -s tag:marts
+	$(BIN)/sqlml models list
 
 test: lint unit
 

@@ -62,7 +62,8 @@ def _version(v: ModelVersion, detail: ModelDetail) -> str:
         lines.append(
             f"      onnx: {v.onnx_bytes:,} bytes, sha256 {v.onnx_sha256[:12]}…, "
             f"{p.get('precision')}, max diff {p.get('max_abs_diff', 0):.2g} on "
-            f"{p.get('rows')} rows, {p.get('flipped_rows', 0)} flipped"
+            f"{p.get('rows')} rows"
+            + (f", {p.get('flipped_rows', 0)} flipped" if v.signature.get("classes") else "")
         )
     top = sorted(v.importance.items(), key=lambda kv: -_mean(kv[1]))[:5]
     if top:

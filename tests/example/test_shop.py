@@ -22,6 +22,8 @@ PROJECT_FILES = [
     "seeds",
     "snapshots",
     "data_tests",
+    "features",
+    "ml",
     "data/raw",
     "exports",
 ]
@@ -47,7 +49,16 @@ def test_every_node_of_the_example_builds_and_passes_its_tests(shop: Path) -> No
     result = Context(shop).build()
 
     kinds = {r.kind for r in result.results}
-    assert kinds == {"seed", "source", "model", "snapshot", "test", "export"}
+    assert kinds == {
+        "seed",
+        "source",
+        "model",
+        "snapshot",
+        "feature_view",
+        "training",
+        "test",
+        "export",
+    }
     assert result.success
     assert all(r.status == "success" for r in result.results)
 
@@ -107,6 +118,19 @@ def test_a_failing_data_test_skips_the_right_downstream(shop: Path) -> None:
     for node in ["stg_events", "int_sessions", "funnel_daily", "stg_products"]:
         assert statuses[node] == "OK", node
     assert "Error: " in result.stderr and "accepted_values_stg_orders_status" in result.stderr
+
+
+def test_both_example_models_are_trained_once_and_registered(shop: Path) -> None:
+    again = Context(shop).run(["kind:training"])
+    models = Context(shop).models()
+    churn = Context(shop).model("churn").versions[-1]
+
+    assert [(m.model, m.owner, m.versions, m.aliases) for m in models] == [
+        ("churn", "growth-analytics", 1, {"champion": 1}),
+        ("customer_spend_30d", "finance-analytics", 1, {"champion": 1}),
+    ]
+    assert [r.message.split(":")[0] for r in again.results if r.message] == ["unchanged"] * 2
+    assert churn.metrics["roc_auc"] > 0.7 and churn.parity["max_abs_diff"] < 1e-9
 
 
 @pytest.mark.slow
