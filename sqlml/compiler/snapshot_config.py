@@ -114,6 +114,21 @@ def snapshot_config(model: ModelSource, rendered: Rendered) -> tuple[NodeConfig,
             location=where,
             hint="updated_at: the column whose growth means the row changed",
         )
+    if spec.strategy == "check" and spec.updated_at:
+        raise CompileError(
+            f"snapshot '{model.name}' sets updated_at, which only the timestamp strategy uses",
+            node=model.name,
+            location=where,
+            hint="remove updated_at (the check strategy dates versions by the run), or use "
+            "strategy: timestamp",
+        )
+    if spec.strategy == "timestamp" and spec.check_cols:
+        raise CompileError(
+            f"snapshot '{model.name}' sets check_cols, which only the check strategy uses",
+            node=model.name,
+            location=where,
+            hint="remove check_cols, or use strategy: check",
+        )
     if spec.strategy == "check" and not spec.check_cols:
         raise CompileError(
             f"snapshot '{model.name}' uses the check strategy without check_cols",

@@ -361,6 +361,11 @@ def test_yaml_config_schema_and_folder_defaults(tmp_path: Path) -> None:
             "uses the timestamp strategy without updated_at",
         ),
         (
+            "{{ config(unique_key='id', strategy='check', check_cols='all', updated_at='t') }} "
+            "select 1 as id, now() as t",
+            "sets updated_at, which only the timestamp strategy uses",
+        ),
+        (
             "{{ config(unique_key='idd', strategy='check', check_cols='all') }} select 1 as id",
             "names column 'idd', which its select does not return",
         ),
@@ -397,3 +402,32 @@ def test_a_snapshot_named_like_a_model_is_a_config_error(tmp_path: Path) -> None
 
     assert result.exit_code == 2
     assert "a snapshot and a model or seed are both named 'history'" in result.stderr
+
+
+def test_properties_for_a_snapshot_without_a_file_name_the_fix(tmp_path: Path) -> None:
+    root = project(
+        tmp_path,
+        **{
+            "snapshots/_snapshots.yml": """\
+                snapshots:
+                  - name: histroy
+                    config: {unique_key: id}
+            """
+        },
+    )
+
+    result = invoke(root, "compile")
+
+    assert result.exit_code == 2
+    assert "snapshots/_snapshots.yml:2:" in result.stderr
+    assert "properties for snapshot 'histroy', which has no SQL file" in result.stderr
+    assert "did you mean 'history'?" in result.stderr
+
+
+def test_an_unknown_folder_default_for_snapshots_is_a_config_error(tmp_path: Path) -> None:
+    root = project(tmp_path, **{"project.yml": "name: demo\nsnapshots:\n  +strategy: daily\n"})
+
+    result = invoke(root, "compile")
+
+    assert result.exit_code == 2
+    assert "project.yml:3:" in result.stderr and "snapshots.+strategy" in result.stderr
