@@ -436,7 +436,10 @@ class Context:
                 env=RunEnv(project.root, project.state_schema, run.run_id),
             )
             run = RunResult(run.run_id, command, started, datetime.now(UTC), results)
-            run = run_state.record_run_end(engine, project.state_schema, run, plan)
+            # One transaction (this thread's statements): a run killed while recording
+            # leaves no half-written history.
+            with engine.transaction():
+                run = run_state.record_run_end(engine, project.state_schema, run, plan)
         finally:
             engine.close()
         write_run_results(run, project.target_dir, project.name, project.target.name)

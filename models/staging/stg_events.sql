@@ -1,10 +1,12 @@
-{{ config(materialized='table') }}
+{{ config(materialized='incremental', incremental_strategy='time_range',
+          event_time='occurred_at', begin='2026-01-01', batch_size='day') }}
 
 -- One row per click-stream event. The collector delivers some events twice: keep one.
--- A table rather than the staging folder's view: parsing the JSON files once is enough.
+-- Incremental by day of occurred_at: a run parses only the days not built yet.
 with source as (
     select *
     from {{ source('shop_raw', 'events') }}
+    where "date" >= {{ start }}::date and "date" < {{ end }}::date
 ),
 
 deduplicated as (

@@ -1,8 +1,14 @@
+{{ config(materialized='incremental', unique_key='order_id') }}
+
 -- One row per order. The raw export is append-only: an order appears again, with a
--- later updated_at, whenever its status changes; keep the latest version.
+-- later updated_at, whenever its status changes. Incremental: each run merges the versions
+-- written since the newest one already in the table, keeping the latest of each order.
 with source as (
     select *
     from {{ source('shop_raw', 'orders') }}
+    {% if is_incremental() %}
+    where updated_at >= (select max(updated_at) from {{ this }})
+    {% endif %}
 ),
 
 latest as (

@@ -60,7 +60,7 @@ def _apply(
     names = ", ".join(_q(c) for c in columns)
     target = step.relation
     keys = config.unique_key
-    matches = " and ".join(f"t.{_q(k)} is not distinct from s.{_q(k)}" for k in keys)
+    matches = _key_match(tx, new, keys) if keys else ""
     if config.strategy == "merge":
         _refuse_duplicates(tx, step, new, keys)
         updates = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in columns)
@@ -108,6 +108,15 @@ def _reconcile(tx: Transaction, step: Step, new: Relation) -> list[str]:
             tx.execute(f"alter table {step.relation} add column {_q(name)} {kind}")
         return [name for name, _ in incoming]
     return [name for name, _ in incoming if name.lower() in existing]
+
+
+def _key_match(tx: Transaction, new: Relation, keys: tuple[str, ...]) -> str:
+    """The join condition of old and new rows on the key. NULL matches NULL; when no new key
+    has a NULL part, plain equality means the same and joins several times faster."""
+    nulls = " or ".join(f"{_q(k)} is null" for k in keys)
+    has_null = tx.execute(f"select count(*) from {new} where {nulls}")[0][0]
+    compare = "is not distinct from" if has_null else "="
+    return " and ".join(f"t.{_q(k)} {compare} s.{_q(k)}" for k in keys)
 
 
 def _refuse_duplicates(tx: Transaction, step: Step, new: Relation, keys: tuple[str, ...]) -> None:
