@@ -43,14 +43,27 @@ T = TypeVar("T")
 
 # The kinds of node each command executes.
 COMMANDS: dict[str, frozenset[str]] = {
-    "run": frozenset({"model", "seed", "source", "snapshot", "export", "feature_view", "training"}),
+    "run": frozenset(
+        {"model", "seed", "source", "snapshot", "export", "feature_view", "training", "monitor"}
+    ),
     "build": frozenset(
-        {"model", "seed", "source", "snapshot", "test", "export", "feature_view", "training"}
+        {
+            "model",
+            "seed",
+            "source",
+            "snapshot",
+            "test",
+            "export",
+            "feature_view",
+            "training",
+            "monitor",
+        }
     ),
     "test": frozenset({"test"}),
     "seed": frozenset({"seed"}),
     "snapshot": frozenset({"snapshot"}),
     "train": frozenset({"training"}),
+    "monitor": frozenset({"monitor"}),
 }
 
 
@@ -212,6 +225,13 @@ class Context:
     ) -> RunResult:
         """Record what changed in each selected snapshot's select since its last run."""
         return self._execute("snapshot", select, exclude, threads)
+
+    def monitor(
+        self, select: Sequence[str] = (), exclude: Sequence[str] = (), *, threads: int | None = None
+    ) -> RunResult:
+        """Run the selected monitors alone (all of them when nothing is selected), against
+        what is in the warehouse now; append their figures to the history and act on them."""
+        return self._execute("monitor", select, exclude, threads)
 
     def freshness(self, select: Sequence[str] = (), exclude: Sequence[str] = ()) -> list[Any]:
         """Check how old the newest row of each selected source is; record the results.

@@ -87,6 +87,7 @@ _VERBS = {
     "seed": "Seeding",
     "snapshot": "Snapshotting",
     "train": "Training",
+    "monitor": "Monitoring with",
 }
 _THREADS = click.option(
     "--threads",
@@ -160,6 +161,9 @@ _EXECUTIONS = {
     "seed": "Load the CSV files under seeds/ as tables.",
     "snapshot": "Record what changed in each snapshot since its last run.\n\n"
     "Changed rows get a new version; the old one is closed (sqlml_valid_to).",
+    "monitor": "Run monitors alone, against what the warehouse holds now.\n\n"
+    "Figures go to the history tables; warnings and failures alert (and may retrain). "
+    "Exits 1 when a monitor reaches monitoring.fail_on (default: error).",
 }
 
 

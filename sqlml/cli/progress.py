@@ -113,6 +113,12 @@ def _line(index: int, total: int, step: Step, result: NodeResult) -> str:
             f"{index:>{width}}/{total} {label:<5} {step.node} (training: {result.message}) "
             f"in {result.duration_s:.2f}s"
         )
+    if step.kind == "monitor":
+        verdict = (result.message or "").split("; alert")[0] if result.status != "error" else ""
+        return (
+            f"{index:>{width}}/{total} {label:<5} {step.node} (monitor"
+            f"{': ' + verdict if verdict else ''}) in {result.duration_s:.2f}s"
+        )
     rows = f", {_count(result.rows, 'row')}" if result.rows is not None else ""
     return (
         f"{index:>{width}}/{total} {label:<5} {step.node} "

@@ -25,6 +25,7 @@ from sqlml.compiler.mlnodes import (
     training_node,
     training_parents,
 )
+from sqlml.compiler.monitornodes import build_monitor_nodes
 from sqlml.compiler.parallel import (
     COST_MS,
     Helper,
@@ -233,6 +234,11 @@ def _compile_nodes(
         depends.setdefault(name, ())
     prebuilt = {node.name: node for node in static}
     for node in build_test_nodes(project, relations, templates.jinja, taken=set(relations)):
+        prebuilt[node.name] = node
+    taken = set(relations) | set(prebuilt)
+    for node in build_monitor_nodes(
+        project, project.monitors, relations, {}, templates.jinja, taken=taken
+    ):
         prebuilt[node.name] = node
     for node in prebuilt.values():
         depends[node.name] = node.depends_on

@@ -71,6 +71,8 @@ def inputs_key(project: Project) -> str | None:
                 project.feature_views,
                 project.ml_specs,
                 project.training_queries,
+                project.monitors,
+                project.monitoring,
             )
         ).encode()
     )

@@ -12,12 +12,15 @@
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlml.engine.base import Engine
+from sqlml.errors import ExecutionError
 from sqlml.monitor.drift import ColumnDrift
 from sqlml.monitor.spec import Threshold
 from sqlml.monitor.sqltext import quote
@@ -63,9 +66,23 @@ class MetricResult:
 
 def ensure_history(engine: Engine, schema: str) -> None:
     """Create the history tables if they do not exist."""
-    for statement in _TABLES.format(s=quote(schema)).split(";"):
-        if statement.strip():
-            engine.execute(statement)
+    create_tables(engine, _TABLES.format(s=quote(schema)))
+
+
+def create_tables(engine: Engine, script: str, attempts: int = 8) -> None:
+    """Run ``create ... if not exists`` statements; monitors run in parallel threads, and two
+    of them creating the same table at once conflict: the loser waits and tries again."""
+    for statement in script.split(";"):
+        if not statement.strip():
+            continue
+        for attempt in range(attempts):
+            try:
+                engine.execute(statement)
+                break
+            except ExecutionError as exc:
+                if "conflict" not in exc.message.lower() or attempt == attempts - 1:
+                    raise
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))
 
 
 def record_results(

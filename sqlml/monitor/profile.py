@@ -91,9 +91,9 @@ class Profile:
 
 def ensure_profile_tables(engine: Engine, schema: str) -> None:
     """Create the state schema and the three profile tables if they do not exist."""
-    for statement in _TABLES.format(s=quote(schema)).split(";"):
-        if statement.strip():
-            engine.execute(statement)
+    from sqlml.monitor.history import create_tables
+
+    create_tables(engine, _TABLES.format(s=quote(schema)))
 
 
 def write_profile(

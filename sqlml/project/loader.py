@@ -24,6 +24,7 @@ from sqlml.project.types import (
     FeatureViewSource,
     MacroFile,
     ModelSource,
+    Monitoring,
     Project,
     SeedSource,
     Target,
@@ -168,6 +169,8 @@ def _load(
     check_ml_names(models, seeds, feature_views, ml_specs, root)
     singular = _singular_tests(root, spec.paths.data_tests, inventory)
 
+    monitors = _monitors(root, spec.paths.monitors, inventory)
+
     macros = []
     for macros_dir in spec.paths.macros:
         for rel in _find(top, macros_dir, (".sql",), inventory)[".sql"]:
@@ -206,6 +209,10 @@ def _load(
         feature_views=feature_views,
         ml_specs=ml_specs,
         training_queries=training_queries,
+        monitoring=Monitoring(
+            spec.monitoring.webhook, spec.monitoring.fail_on, spec.monitoring.retrain
+        ),
+        monitors=monitors,
     )
 
 
@@ -317,6 +324,42 @@ def _singular_tests(root: Path, test_dirs: list[str], inventory: Inventory) -> l
             sql = _read_source(str(root), rel, inventory)
             tests.append(DataTest("", None, rel, sql=sql, name=_stem(rel)))
     return tests
+
+
+def _monitors(root: Path, dirs: list[str], inventory: Inventory) -> tuple[Any, ...]:
+    """One monitor per ``monitors/<name>.yml``; ``<name>.sql`` beside it is a custom
+    monitor's query."""
+    from sqlml.monitor.spec import load_monitor
+
+    monitors: dict[str, Any] = {}
+    top = str(root)
+    for folder in dirs:
+        found = _find(top, folder, (".yml", ".yaml", ".sql"), inventory, files_only={".sql"})
+        queries = {rel.rsplit(".", 1)[0]: rel for rel in found[".sql"]}
+        for rel in _sorted(found[".yml"] + found[".yaml"]):
+            inventory.note(top + "/" + rel)
+            stem = rel.rsplit(".", 1)[0]
+            query = queries.pop(stem, None)
+            sql = _read_source(top, query, inventory) if query else None
+            monitor = load_monitor(
+                read_yaml(root / rel, rel), path=root / rel, display=rel,
+                default_name=_stem(rel), sql=sql, sql_path=query,
+            )  # fmt: skip
+            if monitor.name in monitors:
+                raise ConfigError(
+                    f"two monitors are named '{monitor.name}': "
+                    f"{monitors[monitor.name].path} and {rel}",
+                    location=Location(rel),
+                    hint="monitor names must be unique; rename one",
+                )
+            monitors[monitor.name] = monitor
+        for stem, query in queries.items():
+            raise ConfigError(
+                f"monitor query {query} has no {_stem(query)}.yml beside it",
+                location=Location(query),
+                hint=f"create {stem}.yml with type: custom and its thresholds",
+            )
+    return tuple(monitors[name] for name in sorted(monitors))
 
 
 def _find(

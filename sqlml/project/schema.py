@@ -104,7 +104,16 @@ class PathsFile(_Strict):
     snapshots: list[str] = ["snapshots"]
     features: list[str] = ["features"]  # feature views: SQL files and their YAML
     ml: list[str] = ["ml"]  # ML specs: <name>.yml, with an optional <name>.sql training query
+    monitors: list[str] = ["monitors"]
     target: str = "target"
+
+
+class MonitoringFile(_Strict):
+    """Project-wide monitor settings (see docs/monitoring.md)."""
+
+    webhook: str | None = None  # where alerts are POSTed, unless a monitor names its own
+    fail_on: Literal["error", "warn", "never"] = "error"  # what fails the run (exit code 1)
+    retrain: Literal["same_run", "next_run"] = "same_run"  # when a requested retraining runs
 
 
 class ProjectFile(_Strict):
@@ -120,6 +129,7 @@ class ProjectFile(_Strict):
     # Per-folder defaults: "+key" entries are config, other keys are sub-folders.
     models: dict[str, Any] = {}
     snapshots: dict[str, Any] = {}  # the same, for the snapshot folders
+    monitoring: MonitoringFile = MonitoringFile()
 
 
 class ColumnFile(_Strict):

@@ -197,6 +197,16 @@ class MacroFile:
 
 
 @dataclass(frozen=True)
+class Monitoring:
+    """Project-wide monitor settings: the alert webhook, the monitor status that fails a run
+    (``error``, ``warn``, ``never``), and when a requested retraining runs."""
+
+    webhook: str | None = None
+    fail_on: str = "error"
+    retrain: str = "same_run"
+
+
+@dataclass(frozen=True)
 class Project:
     """Everything read from a project directory, validated, with no warehouse involved."""
 
@@ -225,3 +235,5 @@ class Project:
     ml_specs: tuple[MLSpec, ...] = ()  # one per ml/<name>.yml
     # ml/<name>.sql training queries, rendered like models (config is always empty).
     training_queries: tuple[ModelSource, ...] = ()
+    monitoring: Monitoring = Monitoring()
+    monitors: tuple[Any, ...] = ()  # MonitorSpec of every monitors/<name>.yml

@@ -120,6 +120,14 @@ def train_model(engine: Engine, step: Step, env: RunEnv) -> Outcome:
     return train_step(engine, step, env)
 
 
+def run_monitor(engine: Engine, step: Step, env: RunEnv) -> Outcome:
+    """Run a monitor: its figures, history, alerts and retraining request."""
+    from sqlml.monitor.step import monitor_step
+
+    outcome = monitor_step(engine, step.spec, run_id=env.run_id or "")
+    return Outcome(len(outcome.result.metrics), outcome.status, outcome.message)
+
+
 def _rows(n: int) -> str:
     return "1 failing row" if n == 1 else f"{n} failing rows"
 
@@ -147,4 +155,5 @@ MATERIALIZATIONS: dict[str, Callable[[Engine, Step, RunEnv], Outcome]] = {
     "snapshot": build_snapshot,
     "export": run_export,
     "training": train_model,
+    "monitor": run_monitor,
 }
