@@ -24,6 +24,7 @@ Usage::
 
     python data/generate.py --out data/raw --rows 5000 --seed 42
     python data/generate.py --out data/raw --append-day --seed 42   # one more day of data
+    python data/generate.py --append-day --shifted                  # a day the monitors catch
 
 ``--append-day`` reads what is already under ``--out`` and adds the day after the latest day
 present: new customers, orders, order items, tickets and a new events partition, plus change
@@ -49,6 +50,8 @@ N_PRODUCTS = 200
 HISTORY_START = "2024-01-01"  # customers who signed up before the order window
 PRE_WINDOW_SHARE = 0.6  # share of customers who signed up before the order window
 BROWSE_SESSIONS_PER_ORDER = 1.4  # sessions that end without a purchase, per order
+SHIFT_ORDERS = 4  # --shifted: a day with this many times the usual orders
+SHIFT_QUANTITY = 3  # ... and every order line this many times the usual quantity
 GZIP_MAX_ROWS = 100_000  # above this, --events-compression auto writes zstd: much faster
 TS_FMT = "%Y-%m-%dT%H:%M:%S"
 
@@ -358,7 +361,9 @@ def build_orders(
     """)
 
 
-def build_order_items(con: duckdb.DuckDBPyConnection, *, first_id: int) -> None:
+def build_order_items(
+    con: duckdb.DuckDBPyConnection, *, first_id: int, quantity_factor: int = 1
+) -> None:
     rates = "map {" + ", ".join(f"'{c}': {r}" for c, r in COUPONS) + "}"
     con.execute(f"""
         create or replace table order_items as
@@ -377,8 +382,8 @@ def build_order_items(con: duckdb.DuckDBPyConnection, *, first_id: int) -> None:
             l.order_id,
             l.line_no,
             l.product_id,
-            case when u_qty < 0.75 then 1 when u_qty < 0.92 then 2 when u_qty < 0.98 then 3
-                 else 4 end as quantity,
+            (case when u_qty < 0.75 then 1 when u_qty < 0.92 then 2 when u_qty < 0.98 then 3
+                  else 4 end) * {quantity_factor} as quantity,
             p.unit_price,
             round(p.unit_price * quantity * coalesce({rates}[l.coupon_code], 0), 2)
                 ::decimal(10, 2) as discount
@@ -962,7 +967,9 @@ def read_existing(con: duckdb.DuckDBPyConnection, out: Path) -> None:
     """)
 
 
-def append_day(out: Path, seed: int, compression: str) -> dict[str, int | str]:
+def append_day(
+    out: Path, seed: int, compression: str, *, shifted: bool = False
+) -> dict[str, int | str]:
     for name in (
         "customers.csv",
         "products.csv",
@@ -996,6 +1003,8 @@ def append_day(out: Path, seed: int, compression: str) -> dict[str, int | str]:
     """).fetchone()
     jitter = con.execute(f"select 0.9 + 0.2 * rnd('a_volume', {day_no})").fetchone()[0]
     n_orders = max(1, round(n_orders / 7 * jitter))
+    if shifted:  # a day unlike the others: four times the orders, each three times the size
+        n_orders *= SHIFT_ORDERS
     n_new_customers = max(1, round(n_signups / 7))
     n_tickets = max(1, round(n_tickets / 7))
     max_item = con.execute(f"""
@@ -1038,7 +1047,7 @@ def append_day(out: Path, seed: int, compression: str) -> dict[str, int | str]:
         signed_up_before_sql=str(signed_up_month_before),
         trend=1.0,
     )
-    build_order_items(con, first_id=max_item + 1)
+    build_order_items(con, first_id=max_item + 1, quantity_factor=SHIFT_QUANTITY if shifted else 1)
     build_tickets(
         con,
         first_id=max_ticket + 1,
@@ -1176,7 +1185,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="append the day after the latest day in --out instead",
     )
+    parser.add_argument(
+        "--shifted",
+        action="store_true",
+        help=f"with --append-day: a shifted day ({SHIFT_ORDERS}x the orders, each line "
+        f"{SHIFT_QUANTITY}x the quantity) that the example's monitors must catch",
+    )
     args = parser.parse_args(argv)
+    if args.shifted and not args.append_day:
+        parser.error("--shifted goes with --append-day")
     if args.rows < 20 or args.days < 1:
         parser.error("--rows must be at least 20 and --days at least 1")
 
@@ -1184,7 +1201,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.events_compression == "auto" and not args.append_day:
         args.events_compression = "gzip" if args.rows <= GZIP_MAX_ROWS else "zstd"
     if args.append_day:
-        counts = append_day(args.out, args.seed, args.events_compression)
+        counts = append_day(args.out, args.seed, args.events_compression, shifted=args.shifted)
     else:
         counts = generate(
             args.out, args.rows, args.seed, args.end_date, args.days, args.events_compression

@@ -26,6 +26,7 @@ PROJECT_FILES = [
     "ml",
     "data/raw",
     "exports",
+    "monitors",
 ]
 
 
@@ -58,6 +59,7 @@ def test_every_node_of_the_example_builds_and_passes_its_tests(shop: Path) -> No
         "training",
         "test",
         "export",
+        "monitor",
     }
     assert result.success
     assert all(r.status == "success" for r in result.results)
@@ -168,6 +170,29 @@ def test_a_new_day_of_data_records_customer_history(
     assert _rows(shop, "select count(*) - count(distinct customer_id) from main.stg_customers") == [
         (0,)
     ]
+
+
+@pytest.mark.slow
+def test_a_shifted_day_fails_the_monitors_alerts_and_shows_in_the_report(
+    shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs after the normal day above: a day of shifted data is caught."""
+    monkeypatch.chdir(shop)
+    generate = [sys.executable, str(ROOT / "data/generate.py"), "--out", str(shop / "data/raw")]
+    subprocess.run([*generate, "--append-day", "--shifted", "--seed", "42"], check=True,
+                   capture_output=True)  # fmt: skip
+
+    result = CliRunner().invoke(cli, ["run", "--project-dir", str(shop)], prog_name="sqlml")
+
+    assert result.exit_code == 1
+    assert "ERROR orders_volume" in result.output
+    assert "ERROR daily_order_value" in result.output
+    alerts = _rows(shop, "select monitor, owner, severity from _sqlml.monitor_alerts order by 1")
+    assert ("daily_order_value", "finance@shop.example", "error") in alerts
+    assert ("orders_volume", "data-platform@shop.example", "error") in alerts
+    report = Context(shop).report()
+    text = report.read_text()
+    assert "row_count_z" in text and "avg_order_total" in text
 
 
 def _rows(root: Path, sql: str) -> list[tuple[object, ...]]:
