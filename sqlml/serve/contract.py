@@ -117,11 +117,11 @@ def _class_labels(graph: Any) -> tuple[Any, ...] | None:
     return None
 
 
-def rows_to_feed(contract: Contract, rows: Sequence[Any]) -> dict[str, Any]:
+def rows_to_feed(contract: Contract, rows: Sequence[Any], noun: str = "row") -> dict[str, Any]:
     """Check JSON feature rows against the contract and turn them into ONNX inputs.
 
-    Columns the model does not read are ignored. Raises RequestError (422) naming the row and
-    column of the first missing column or wrongly typed value.
+    Columns the model does not read are ignored. Raises RequestError (422) naming the row (a
+    ``noun`` and its index) and column of the first missing column or wrongly typed value.
     """
     import numpy as np
 
@@ -130,14 +130,14 @@ def rows_to_feed(contract: Contract, rows: Sequence[Any]) -> dict[str, Any]:
             raise RequestError(
                 422,
                 "invalid_row",
-                f"row {index} is {_json_kind(row)}, not an object of column values",
+                f"{noun} {index} is {_json_kind(row)}, not an object of column values",
                 'send {"rows": [{"column": value, ...}, ...]}',
             )
     feed: dict[str, Any] = {}
     for column in contract.inputs:
         values = _plain_values(rows, column)
         if values is None:  # something to convert or refuse: value by value, with messages
-            values = [_value(contract, column, index, row) for index, row in enumerate(rows)]
+            values = [_value(contract, column, f"{noun} {i}", row) for i, row in enumerate(rows)]
         if column.type == "double":
             feed[column.name] = np.array(values, dtype=np.float64).reshape(-1, 1)
         else:
@@ -156,15 +156,14 @@ def _plain_values(rows: Sequence[Mapping[str, Any]], column: InputColumn) -> lis
     return values if all(type(v) in plain for v in values) else None
 
 
-def _value(contract: Contract, column: InputColumn, index: int, row: Mapping[str, Any]) -> Any:
+def _value(contract: Contract, column: InputColumn, where: str, row: Mapping[str, Any]) -> Any:
     if column.name not in row:
         names = [c.name for c in contract.inputs if c.name not in row]
         more = f" (and {len(names) - _SHOWN} more)" if len(names) > _SHOWN else ""
         raise RequestError(
             422,
             "missing_column",
-            f"row {index} has no column '{column.name}'; missing: "
-            f"{', '.join(names[:_SHOWN])}{more}",
+            f"{where} has no column '{column.name}'; missing: {', '.join(names[:_SHOWN])}{more}",
             "every row needs every input column of the model (null for an unknown value); "
             "see them at GET /v1/models/{name}",
         )
@@ -186,7 +185,7 @@ def _value(contract: Contract, column: InputColumn, index: int, row: Mapping[str
     raise RequestError(
         422,
         "wrong_type",
-        f"row {index}, column '{column.name}': expected {expected} for a {column.type} input, "
+        f"{where}, column '{column.name}': expected {expected} for a {column.type} input, "
         f"got {_json_kind(value)} {_short(value)}",
         "send numbers for numeric columns and text for categorical ones, as in training",
     )

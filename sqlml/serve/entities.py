@@ -21,7 +21,7 @@ from sqlml.ml.pointintime import (
     feature_column,
     latest_features_sql,
 )
-from sqlml.serve.contract import Contract, RequestError
+from sqlml.serve.contract import Contract, RequestError, rows_to_feed
 
 _SHOWN = 5
 _NO_TIME = -(2**63)  # a NULL event time: the view has no row for the entity
@@ -47,6 +47,8 @@ class FeatureSnapshot:
     index: Mapping[tuple[Any, ...], int]
     columns: Mapping[str, Any]  # input name -> NumPy array (float64 or object), one per entity
     expiry: tuple[tuple[tuple[str, ...], float, Any], ...]  # (inputs, ttl_s, event time µs)
+    # Inputs the views do not provide (e.g. a spine column): each key object must carry them.
+    request_inputs: tuple[str, ...] = ()
 
     @property
     def entities(self) -> int:
@@ -59,10 +61,10 @@ def snapshot_sql(source: EntitySource) -> str:
     return latest_features_sql(views, source.keys)
 
 
-def unusable_inputs(source: EntitySource, contract: Contract) -> list[str]:
-    """The model's inputs that the feature views do not provide (then keys cannot be served)."""
+def request_inputs(source: EntitySource, contract: Contract) -> tuple[str, ...]:
+    """The model's inputs that the feature views do not provide: requests send them along."""
     provided = {feature_column(v, f) for v in source.views for f in v.features}
-    return [c.name for c in contract.inputs if c.name not in provided]
+    return tuple(c.name for c in contract.inputs if c.name not in provided)
 
 
 def build_snapshot(table: Any, source: EntitySource, contract: Contract) -> FeatureSnapshot:
@@ -71,9 +73,11 @@ def build_snapshot(table: Any, source: EntitySource, contract: Contract) -> Feat
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    sent = request_inputs(source, contract)
     features = [
         FeatureColumn(c.name, "numeric" if c.type == "double" else "categorical", "")
         for c in contract.inputs
+        if c.name not in sent
     ]
     prepared = prepare_features(table, features)
     columns = {name: _as_numpy(prepared.column(name), np) for name in prepared.column_names}
@@ -93,7 +97,7 @@ def build_snapshot(table: Any, source: EntitySource, contract: Contract) -> Feat
         micros = pc.cast(pc.cast(times, pa.timestamp("us")), pa.int64())
         event = pc.fill_null(micros, _NO_TIME).to_numpy(zero_copy_only=False)
         expiry.append((used, view.ttl_s if view.ttl_s is not None else -1.0, event))
-    return FeatureSnapshot(source.keys, kinds, index, columns, tuple(expiry))
+    return FeatureSnapshot(source.keys, kinds, index, columns, tuple(expiry), sent)
 
 
 def _as_numpy(column: Any, np: Any) -> Any:
@@ -104,7 +108,8 @@ def _as_numpy(column: Any, np: Any) -> Any:
 def keys_to_feed(
     snapshot: FeatureSnapshot, contract: Contract, keys: Sequence[Any], now: datetime
 ) -> dict[str, Any]:
-    """The ONNX inputs of the entities named by ``keys`` (JSON objects), as of ``now``.
+    """The ONNX inputs of the entities named by ``keys`` (JSON objects), as of ``now``; inputs
+    the views do not provide are read from the key objects, checked like rows.
 
     Raises RequestError: 422 for a key object without a key field or with a value of the wrong
     type, 404 naming the entities that have no (fresh) features.
@@ -115,7 +120,10 @@ def keys_to_feed(
     rows = np.array([snapshot.index.get(k, -1) for k in wanted], dtype=np.int64)
     if (rows < 0).any():
         _unknown(snapshot, [k for k, row in zip(wanted, rows, strict=True) if row < 0])
-    feed = {c.name: snapshot.columns[c.name][rows].reshape(-1, 1) for c in contract.inputs}
+    sent = [c for c in contract.inputs if c.name in snapshot.request_inputs]
+    feed = rows_to_feed(Contract(tuple(sent), contract.task), keys, "key") if sent else {}
+    for name, values in snapshot.columns.items():
+        feed[name] = values[rows].reshape(-1, 1)
     if not snapshot.expiry:
         return feed
     now_us = int(now.timestamp() * 1_000_000)

@@ -30,7 +30,6 @@ from sqlml.serve.entities import (
     FeatureSnapshot,
     build_snapshot,
     snapshot_sql,
-    unusable_inputs,
 )
 
 
@@ -68,6 +67,7 @@ class ServedModel:
             document["classes"] = list(self.contract.classes)
         if self.snapshot is not None:
             document["entities"] = self.snapshot.entities
+            document["key_inputs"] = list(self.snapshot.request_inputs)
         elif self.keys_unavailable:
             document["entity_keys_unavailable"] = self.keys_unavailable
         return document
@@ -217,10 +217,6 @@ class Refresher:
             return replace(model, keys_unavailable=reason)
         if isinstance(table, str):
             return replace(model, keys_unavailable=table)
-        missing = unusable_inputs(source, contract)
-        if missing:
-            reason = f"inputs not in its feature views: {', '.join(missing)}"
-            return replace(model, keys_unavailable=reason)
         return replace(model, snapshot=build_snapshot(table, source, contract))
 
     def run(self, stop: threading.Event, interval_s: float) -> None:

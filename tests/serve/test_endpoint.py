@@ -132,6 +132,7 @@ def test_metadata_names_version_sha_inputs_metrics_and_keys(served: ServerThread
     assert document["classes"] == [0, 1]
     assert document["entity_keys"] == ["customer_id"]
     assert document["entities"] == 3  # customer 4 only has a row in the future
+    assert document["key_inputs"] == []
     assert call(f"{served.url}/v1/models", token=TOKEN) == (200, {"models": [document]})
 
 
@@ -434,3 +435,33 @@ def test_onnx_inputs_and_rows_to_feed_agree() -> None:
     for name, values in training.items():
         assert served[name].dtype == values.dtype
         assert [str(v) for v in served[name].ravel()] == [str(v) for v in values.ravel()]
+
+
+def test_inputs_the_views_lack_are_sent_with_each_key(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_features(warehouse)
+    register(warehouse, "churn", churn_onnx())
+    # This view has no monthly_spend: the model's input customer__monthly_spend comes along.
+    view = FeatureView(
+        "customer", CUSTOMER.relation, ("customer_id",), "updated_at", ("segment", "tenure_months")
+    )
+    refresher = Refresher(warehouse, S, {"churn": EntitySource(("customer_id",), (view,))})
+    refresher.refresh()
+    options = ServeOptions(port=0, log_level="warning")
+    with ServerThread(refresher, ServeSettings(), options) as server:
+        metadata = call(f"{server.url}/v1/models/churn")[1]
+        given = [{"customer_id": 1, "customer__monthly_spend": 55.0}]
+        answered = post(server, {"keys": given}, token=None)
+        refused = post(server, {"keys": [{"customer_id": 1}]}, token=None)
+
+    assert metadata["key_inputs"] == ["customer__monthly_spend"]
+    latest = {"customer__segment": "smb", "customer__tenure_months": 4}
+    row = {**latest, "customer__monthly_spend": 55.0}
+    assert answered == (
+        200,
+        {"model": "churn", "version": 1, "predictions": [{"customer_id": 1, **expected([row])[0]}]},
+    )
+    assert refused[0] == 422
+    assert refused[1]["error"]["message"] == (
+        "key 0 has no column 'customer__monthly_spend'; missing: customer__monthly_spend"
+    )
