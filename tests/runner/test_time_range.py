@@ -171,3 +171,24 @@ def test_plan_shows_what_a_run_would_build(tmp_path: Path) -> None:
     assert "daily  incremental  main.daily  (unchanged, incremental time_range, range from " in (
         result.output
     )
+
+
+def test_a_backfill_range_must_start_before_it_ends(tmp_path: Path) -> None:
+    root = project(tmp_path)
+
+    result = invoke(root, "run", "--start", "2026-01-05", "--end", "2026-01-02")
+
+    assert result.exit_code == 2
+    assert "Error: --start (2026-01-05 00:00:00) must be before --end (2026-01-02 00:00:00)" in (
+        result.output
+    )
+
+
+def test_plan_full_refresh_says_the_model_is_rebuilt(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    assert Context(root).run().success
+
+    result = invoke(root, "plan", "--full-refresh")
+
+    assert result.exit_code == 0, result.output
+    assert "(unchanged, full build, range from 2026-01-01 to " in result.output
