@@ -111,6 +111,17 @@ def _node_entry(name: str, node: CompiledNode, configs: dict[int, dict[str, Any]
             "tags": node.config.tags,
             "meta": dict(node.config.meta),
         }
+        incremental = node.config.incremental
+        if incremental is not None:  # dbt's names, for the tools that read them
+            config["incremental_strategy"] = incremental.strategy
+            config["unique_key"] = list(incremental.unique_key) or None
+            config["on_schema_change"] = incremental.on_schema_change
+            if incremental.strategy == "time_range":
+                config["event_time"] = incremental.event_time
+                config["batch_size"] = incremental.batch_size
+                config["begin"] = incremental.begin.isoformat() if incremental.begin else None
+                config["lookback"] = incremental.lookback
+                config["batches_per_query"] = incremental.batches_per_query
     return {
         "name": name,
         "resource_type": node.kind,

@@ -256,3 +256,20 @@ def test_a_view_becomes_an_incremental_table(tmp_path: Path) -> None:
     assert Context(root).run().success
 
     assert table(root) == [(1, "eu", 10)]
+
+
+def test_the_manifest_names_the_incremental_settings(tmp_path: Path) -> None:
+    import json
+
+    model = MERGE.replace("unique_key='id'", "unique_key=['id', 'region']")
+    root = project(tmp_path, model, "1,eu,10,2026-01-01\n")
+
+    Context(root).compile()
+
+    manifest = json.loads((root / "target/manifest.json").read_text())
+    config = manifest["nodes"]["inc"]["config"]
+    assert config["materialized"] == "incremental"
+    assert config["incremental_strategy"] == "merge"
+    assert config["unique_key"] == ["id", "region"]
+    assert config["on_schema_change"] == "ignore"
+    assert "event_time" not in config
