@@ -9,6 +9,7 @@ import pytest
 from sqlml.compiler.mlnodes import FeatureViewSpec, TrainingSpec
 from sqlml.context import Context
 from sqlml.errors import ConfigError
+from sqlml.project.mlfiles import parse_duration
 from tests.projectfactory import write_project
 
 # 40 customers with an order every few days; the label depends on recent spend, so a model
@@ -208,3 +209,48 @@ def test_mistakes_are_compile_errors_of_the_training_node(
     node = "customer_orders" if path.startswith("features/") else "churn"
     assert compiled.errors[node].render() == expected
     assert set(compiled.errors) == {node, "churn"}
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("90 days", 7776000.0), ("12h", 43200.0), ("2 weeks", 1209600.0), ("1.5 minutes", 90.0),
+     (30, 30.0), ("soon", None), ("3 fortnights", None), (-1, None)],
+)  # fmt: skip
+def test_ttl_durations(value: str | float, seconds: float | None) -> None:
+    assert parse_duration(value) == seconds
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (
+            {"features/_features.yml": FILES["features/_features.yml"].replace("60 days", "soon")},
+            "features/_features.yml:6:5: cannot read ttl 'soon' of feature view "
+            "'customer_orders'\nhint: write e.g. '90 days', '12 hours', or a number of seconds",
+        ),
+        (
+            {"ml/other.sql": "select 1 as x"},
+            "ml/other.sql: training query ml/other.sql has no ML spec next to it\n"
+            "hint: create ml/other.yml (owner, target, task, estimator), or move the file",
+        ),
+        (
+            {"ml/churn.yml": FILES["ml/churn.yml"].replace("        as_of: as_of\n", "")},
+            "ml/churn.yml:3:1: a spine needs its as-of time column\n"
+            "hint: add as_of: (the spine's column saying when each row's features are read)",
+        ),
+        (
+            {"ml/orders.yml": FILES["ml/churn.yml"]},
+            "ml/orders.yml: ML model 'orders' (ml/orders.yml) has the name of models/orders.sql\n"
+            "hint: names are shared by models, seeds, feature views and ML models; rename one",
+        ),
+    ],
+)
+def test_mistakes_in_ml_files_are_config_errors(
+    tmp_path: Path, files: dict[str, str], expected: str
+) -> None:
+    project = write_project(tmp_path, {**FILES, **files})
+
+    with pytest.raises(ConfigError) as caught:
+        Context(project).compile()
+
+    assert caught.value.render() == expected
