@@ -236,9 +236,12 @@ def _compile_nodes(
     for node in build_test_nodes(project, relations, templates.jinja, taken=set(relations)):
         prebuilt[node.name] = node
     taken = set(relations) | set(prebuilt)
+    ml_monitors = [m for spec in project.ml_specs for m in spec.monitors]
+    trained = {spec.name: spec.name for spec in project.ml_specs}
     for node in build_monitor_nodes(
-        project, project.monitors, relations, {}, templates.jinja, taken=taken
-    ):
+        project, [*project.monitors, *ml_monitors], relations, trained, templates.jinja,
+        taken=taken,
+    ):  # fmt: skip
         prebuilt[node.name] = node
     for node in prebuilt.values():
         depends[node.name] = node.depends_on

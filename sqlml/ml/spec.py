@@ -131,6 +131,7 @@ class MLSpec:
     # Columns of the training relation that are never features: set by the compiler for a
     # spine (its keys and as-of time, and each feature view's event time).
     not_features: tuple[str, ...] = ()
+    monitors: tuple[Any, ...] = ()  # MonitorSpec of each entry under monitors:
 
     def location(self, *key_path: str | int) -> Location:
         """Where ``key_path`` (e.g. ``"features", "include", 2``) is written in the spec file."""
@@ -241,6 +242,28 @@ def load_spec(path: Path, display: str) -> MLSpec:
         gates=gates,
         tags=tuple(file.tags),
         meta=dict(file.meta),
+        monitors=_monitors(file.monitors, path, display, file.owner),
+    )
+
+
+def _monitors(
+    entries: list[dict[str, Any]], path: Path, display: str, owner: str
+) -> tuple[Any, ...]:
+    """The spec's monitors, attached to its model and owner; names default to
+    ``<model>_<type>``."""
+    from sqlml.monitor.spec import load_monitor
+
+    return tuple(
+        load_monitor(
+            entry,
+            path=path,
+            display=display,
+            key_path=("monitors", i),
+            model=path.stem,
+            owner=owner,
+            default_name=f"{path.stem}_{entry.get('type', 'monitor')}",
+        )
+        for i, entry in enumerate(entries)
     )
 
 

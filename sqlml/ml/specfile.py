@@ -86,3 +86,4 @@ class MLSpecFile(_Strict):
     gates: list[str] = []
     tags: list[str] = []
     meta: dict[str, Any] = {}
+    monitors: list[dict[str, Any]] = []  # validated by sqlml.monitor.spec.load_monitor

@@ -93,6 +93,7 @@ def train_step(engine: Engine, step: Step, env: RunEnv) -> Outcome:
         run_id=env.run_id,
         signature=signature(model, export, training),
     )
+    profile_version(engine, schema, model, table, version.version, env.run_id)
     metric = spec.primary_metric
     promoted, reason = decide_promotion(
         model.metrics,
@@ -116,6 +117,33 @@ def train_step(engine: Engine, step: Step, env: RunEnv) -> Outcome:
     if failed:
         message += f" (failed gates: {', '.join(failed)})"
     return Outcome(rows, "success" if promoted else "warn", message)
+
+
+def profile_version(
+    engine: Engine,
+    schema: str,
+    model: TrainedModel,
+    table: pa.Table,
+    version: int,
+    run_id: str | None,
+) -> None:
+    """Freeze the reference profile of a new version: its features on every training row,
+    and its prediction there (the positive class's probability, or the predicted value)."""
+    from sqlml.ml.features import prepare_features
+    from sqlml.monitor.profile import profile_training
+
+    X = prepare_features(table, model.features)
+    if model.spec.task == "classification" and len(model.classes) == 2:
+        predictions = model.pipeline.predict_proba(X)[:, 1]
+    elif model.spec.task == "regression":
+        predictions = model.pipeline.predict(X)
+    else:
+        predictions = None  # several classes: no single number to profile
+    profile_training(
+        engine, schema, model=model.spec.name, version=version, table=table,
+        features=[(f.name, f.kind) for f in model.features], predictions=predictions,
+        run_id=run_id,
+    )  # fmt: skip
 
 
 def data_fingerprint(engine: Engine, sql: str) -> tuple[str, int]:
