@@ -94,13 +94,17 @@ def register(
 
 def _open_for_writing(warehouse: Path) -> Engine:
     """Open for writing, waiting while a server in this process has the file open read-only
-    (DuckDB refuses a second configuration of one file in one process, and says so at once)."""
+    (DuckDB refuses a second configuration of one file in one process, and says so at once:
+    "different configuration" or "already attached")."""
     deadline = time.monotonic() + 60
     while True:
         try:
             return connect(warehouse)
         except ExecutionError as exc:
-            if "different configuration" not in exc.message or time.monotonic() > deadline:
+            same_process = any(
+                m in exc.message for m in ("different configuration", "already attached")
+            )
+            if not same_process or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
 
