@@ -61,6 +61,17 @@ def test_append_adds_only_rows_newer_than_the_table(tmp_path: Path) -> None:
     assert table(root) == [(1, "eu", 10), (2, "us", 20), (3, "eu", 30)]
 
 
+def test_append_keeps_the_rows_the_query_returns_duplicates_included(tmp_path: Path) -> None:
+    root = project(tmp_path, APPEND, "1,eu,10,2026-01-01\n")
+    assert Context(root).run().success
+    new_rows(root, "1,eu,10,2026-01-01\n2,us,20,2026-01-02\n2,us,20,2026-01-02\n")
+
+    assert Context(root).run().success
+    assert Context(root).run().success  # nothing newer: nothing appended
+
+    assert table(root) == [(1, "eu", 10), (2, "us", 20), (2, "us", 20)]
+
+
 def test_full_refresh_rebuilds_from_the_query(tmp_path: Path) -> None:
     root = project(tmp_path, APPEND, "1,eu,10,2026-01-01\n")
     assert Context(root).run().success
@@ -170,6 +181,24 @@ def test_delete_insert_replaces_every_row_of_a_key(tmp_path: Path) -> None:
     assert Context(root).run().success
 
     assert table(root) == [(3, "us", 30), (4, "eu", 40), (5, "asia", 50), (6, "asia", 60)]
+
+
+def test_delete_insert_replaces_late_rows_within_its_window_without_duplicates(
+    tmp_path: Path,
+) -> None:
+    model = DELETE_INSERT.replace(
+        "where updated_at > (select max(updated_at) from {{ this }})",
+        "where updated_at >= (select max(updated_at) from {{ this }}) - interval 1 day",
+    )
+    root = project(tmp_path, model, "1,eu,10,2026-01-05\n2,us,20,2026-01-05\n")
+    assert Context(root).run().success
+    # A late eu row (stamped before the newest) arrives: the eu group is rebuilt with it.
+    new_rows(root, "1,eu,10,2026-01-05\n2,us,20,2026-01-05\n3,eu,30,2026-01-04 18:00:00\n")
+
+    assert Context(root).run().success
+    assert Context(root).run().success
+
+    assert table(root) == [(1, "eu", 10), (2, "us", 20), (3, "eu", 30)]
 
 
 def test_delete_insert_on_a_composite_key(tmp_path: Path) -> None:
