@@ -44,7 +44,17 @@ T = TypeVar("T")
 # The kinds of node each command executes.
 COMMANDS: dict[str, frozenset[str]] = {
     "run": frozenset(
-        {"model", "seed", "source", "snapshot", "export", "feature_view", "training", "monitor"}
+        {
+            "model",
+            "seed",
+            "source",
+            "snapshot",
+            "export",
+            "feature_view",
+            "training",
+            "monitor",
+            "scoring",
+        }
     ),
     "build": frozenset(
         {
@@ -57,6 +67,7 @@ COMMANDS: dict[str, frozenset[str]] = {
             "feature_view",
             "training",
             "monitor",
+            "scoring",
         }
     ),
     "test": frozenset({"test"}),
@@ -442,6 +453,10 @@ class Context:
                 retrain=forced,
                 **_options(refresh),
             )
+            # predict_<model>(...) in the SQL to run: the champions, registered as functions
+            from sqlml.ml.udf import register_champions
+
+            register_champions(engine, project.state_schema, (s.sql for s in plan.steps))
             started = datetime.now(UTC)
             run = RunResult(uuid.uuid4().hex, command, started, started, ())
             from sqlml import __version__

@@ -35,6 +35,13 @@ from sqlml.compiler.parallel import (
     parse,
 )
 from sqlml.compiler.render import recording_env_reads
+from sqlml.compiler.scoringnodes import (
+    check_output,
+    scoring_node,
+    scoring_parents,
+    scoring_relation,
+    scoring_specs,
+)
 from sqlml.compiler.snapshot import (
     SNAPSHOT_FILE,
     Nodes,
@@ -214,6 +221,13 @@ def _compile_nodes(
     }
     static = static_nodes(project, templates.jinja)
     relations.update({node.name: node.relation for node in static})
+    # Scores tables are relations models may ref(); a name taken already is an error below.
+    scorings = scoring_specs(project)
+    taken = {name: kinds.get(name, "seed" if "." not in name else "source") for name in relations}
+    for output, spec in scorings.items():
+        check_output(spec, {**taken, **{s.name: "training" for s in project.ml_specs}})
+        relations[output] = scoring_relation(project, spec)
+        kinds[output] = "scoring"
     ephemeral = {name for name, config in configs.items() if config.materialized == "ephemeral"}
     by_name = {t.name: t for t in sources}
     folders: set[str] = set()
@@ -256,6 +270,15 @@ def _compile_nodes(
         if error is not None:
             training_errors[spec.name] = error
         depends[spec.name] = tuple(dict.fromkeys((*depends.get(spec.name, ()), *read)))
+    scoring_errors: dict[str, SqlmlError] = {}
+    for output, spec in scorings.items():
+        read, error = scoring_parents(spec, known)
+        if error is None and spec.scoring is not None and spec.scoring.input is None:
+            relation = (spec.relation.name,) if spec.relation is not None else ()
+            read = (*read, *relation, *spec.feature_views)
+        if error is not None:
+            scoring_errors[output] = error
+        depends[output] = read
     try:
         dag = build_dag(depends)
     except GraphError as exc:
@@ -291,6 +314,11 @@ def _compile_nodes(
                 query,
                 lambda path, sql: write(str(project.target_dir.parent / path), sql, path),
             )
+            continue
+        if name in scorings:
+            spec = scorings[name]
+            error = scoring_errors.get(name)
+            nodes[name] = scoring_node(project, spec, nodes, depends[name], error)
             continue
         node = linker.node(name, configs[name], depends, bodies, parsed, nodes, parents)
         if name in views:

@@ -246,6 +246,7 @@ def spec_fingerprint(spec: MLSpec, sql: str) -> str:
     fields = dataclasses.asdict(spec)
     for local in ("path", "display", "sql_path"):  # where the project lives is no part of it
         fields.pop(local)
+    fields.pop("scoring")  # how scores are written does not change the model
     payload = json.dumps([fields, sql, __version__], sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 

@@ -84,8 +84,9 @@ class Engine(Protocol):
         self, name: str, function: Callable[..., Any], parameters: Sequence[str], returns: str
     ) -> None:
         """Make a vectorized Python function callable from SQL as ``name`` (replacing one of
-        that name): it receives one Arrow array per parameter (SQL type names) and returns
-        an Arrow array of type ``returns``; NULLs are passed in, not short-circuited."""
+        that name) on every thread: it receives one Arrow array per parameter, each argument
+        cast to the parameter's SQL type first, and returns an Arrow array of type
+        ``returns``; NULLs are passed in, not short-circuited."""
         ...
 
     def columns(self, relation: Relation) -> list[tuple[str, str]]:

@@ -54,6 +54,7 @@ class DuckDBEngine:
         self._attach_lock = threading.Lock()
         self._cursors: list[Any] = []
         self._view_ids = itertools.count()
+        self._macros: dict[str, str] = {}  # SQL functions: the macro each cursor creates
         self.path = path
 
     def cursor(self) -> Any:
@@ -67,6 +68,8 @@ class DuckDBEngine:
                 cursor.execute("set file_search_path = ?", [str(self._search_path)])
             # Timestamps without a zone mean UTC, whatever the machine's zone.
             cursor.execute("set TimeZone = 'UTC'")
+            for macro in list(self._macros.values()):
+                cursor.execute(macro)
             self._local.cursor = cursor
         return cursor
 
@@ -174,13 +177,22 @@ class DuckDBEngine:
     ) -> None:
         import duckdb
 
-        # Registered on one cursor, the function is in the catalog every cursor reads.
+        # Python functions take exactly their declared types, with no implicit casts: SQL
+        # calls a macro of each cursor's own (temporary) catalog that casts the arguments,
+        # and the macro calls the function, which every cursor sees once registered on one.
+        inner = f"__sqlml_function_{name}"
+        arguments = [f"x{i}" for i in range(len(parameters))]
+        casts = ", ".join(f"cast({a} as {t})" for a, t in zip(arguments, parameters, strict=True))
+        macro = (
+            f"create or replace temporary macro {_quote(name)}({', '.join(arguments)}) as "
+            f"{_quote(inner)}({casts})"
+        )
         cursor = self.cursor()
         with self._lock:
             with contextlib.suppress(duckdb.Error):  # nothing of that name yet
-                cursor.remove_function(name)
+                cursor.remove_function(inner)
             cursor.create_function(
-                name,
+                inner,
                 function,
                 [duckdb.sqltype(p) for p in parameters],
                 duckdb.sqltype(returns),
@@ -188,6 +200,10 @@ class DuckDBEngine:
                 null_handling="special",
                 side_effects=False,
             )
+            self._macros[name] = macro
+            cursors = list(self._cursors)
+        for each in cursors:
+            each.execute(macro)
 
     def columns(self, relation: Relation) -> list[tuple[str, str]]:
         return self._columns(self.cursor(), relation)

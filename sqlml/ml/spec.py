@@ -98,6 +98,22 @@ class Gate:
 
 
 @dataclass(frozen=True)
+class Scoring:
+    """A spec's ``scoring`` section: score the champion into table ``output``.
+
+    ``input`` None means the feature views' latest values (with a spine) or the training
+    relation; ``keys`` None means the spine's keys.
+    """
+
+    output: str
+    keys: tuple[str, ...] | None = None
+    input: Reference | None = None
+    version: str = "champion"
+    incremental: bool = True
+    schema: str | None = None
+
+
+@dataclass(frozen=True)
 class MLSpec:
     """A validated ML spec. ``path`` is the file on disk, ``display`` how errors name it."""
 
@@ -132,6 +148,7 @@ class MLSpec:
     # spine (its keys and as-of time, and each feature view's event time).
     not_features: tuple[str, ...] = ()
     monitors: tuple[Any, ...] = ()  # MonitorSpec of each entry under monitors:
+    scoring: Scoring | None = None
 
     def location(self, *key_path: str | int) -> Location:
         """Where ``key_path`` (e.g. ``"features", "include", 2``) is written in the spec file."""
@@ -243,6 +260,7 @@ def load_spec(path: Path, display: str) -> MLSpec:
         tags=tuple(file.tags),
         meta=dict(file.meta),
         monitors=_monitors(file.monitors, path, display, file.owner),
+        scoring=_scoring(file, path.stem, relation, spine, fail),
     )
 
 
@@ -309,3 +327,44 @@ def _number(text: str) -> float | None:
     except ValueError:
         return None
     return None if math.isnan(value) else value
+
+
+def _scoring(
+    file: Any,
+    name: str,
+    relation: Reference | None,
+    spine: Reference | None,
+    fail: Callable[..., ConfigError],
+) -> Scoring | None:
+    section = file.scoring
+    if section is None:
+        return None
+    scored = _reference(section.input, "scoring", fail) if section.input else None
+    if scored is None and spine is None and relation is None:
+        raise fail(
+            "scoring needs an input: this model trains on a SQL file",
+            "scoring",
+            hint="add input: ref('...') (the rows to score) under scoring",
+        )
+    if section.keys is None and spine is None:
+        raise fail(
+            "scoring needs keys: the columns that identify a scored row",
+            "scoring",
+            hint="add keys: [customer_id] (for example) under scoring",
+        )
+    version = str(section.version)
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*|[0-9]+", version):
+        raise fail(
+            f"scoring version '{version}' is neither an alias nor a version number",
+            "scoring",
+            "version",
+            hint="e.g. champion, challenger or 3",
+        )
+    return Scoring(
+        output=section.output or f"{name}_scores",
+        keys=tuple(section.keys) if section.keys is not None else None,
+        input=scored,
+        version=version,
+        incremental=section.incremental,
+        schema=section.schema_,
+    )

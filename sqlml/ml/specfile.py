@@ -66,6 +66,17 @@ class SearchFile(_Strict):
     metric: str | None = None  # default: the first of `metrics`
 
 
+class ScoringFile(_Strict):
+    """Where and how the champion's scores are written (`sqlml.ml.scorestep`)."""
+
+    output: str | None = None  # the scores table (a node); default <model>_scores
+    keys: list[str] | None = None  # default: the spine's keys
+    input: str | None = None  # "ref('...')"; default: the latest features, or the relation
+    version: str | int = "champion"  # an alias or a version number
+    incremental: bool = True
+    schema_: str | None = Field(default=None, alias="schema")
+
+
 class MLSpecFile(_Strict):
     description: str | None = None
     owner: str
@@ -87,3 +98,4 @@ class MLSpecFile(_Strict):
     tags: list[str] = []
     meta: dict[str, Any] = {}
     monitors: list[dict[str, Any]] = []  # validated by sqlml.monitor.spec.load_monitor
+    scoring: ScoringFile | None = None

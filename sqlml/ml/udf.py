@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlml.engine.base import Engine
+from sqlml.errors import SqlmlError
+from sqlml.ml.registry import list_models, load_onnx
 from sqlml.ml.scoring import make_session, score_batch
 from sqlml.ml.signature import Signature, read_signature
 
@@ -65,6 +67,28 @@ def register_predict(
         described.name, function, [t for _, t in described.parameters], described.returns
     )
     return described
+
+
+def register_champions(
+    engine: Engine, schema: str, sql_texts: Iterable[str]
+) -> list[PredictFunction]:
+    """Register ``predict_<model>`` for every registered model that has a champion and whose
+    function one of ``sql_texts`` calls; models no query calls cost nothing."""
+    texts = [t.lower() for t in sql_texts if "predict_" in t.lower()]
+    if not texts or (schema.lower(), "model_aliases") not in engine.relations():
+        return []
+    registered = []
+    for summary in list_models(engine, schema):
+        version = summary.aliases.get("champion")
+        name = function_name(summary.model).lower()
+        if version is None or not any(f"{name}(" in t.replace(" (", "(") for t in texts):
+            continue
+        try:
+            onnx_bytes = load_onnx(engine, schema, summary.model, version)
+        except SqlmlError:  # e.g. tampered bytes: queries calling it fail, the rest runs
+            continue
+        registered.append(register_predict(engine, onnx_bytes, summary.model, version))
+    return registered
 
 
 def _scorer(onnx_bytes: bytes, signature: Signature) -> Callable[..., Any]:

@@ -128,6 +128,27 @@ def run_monitor(engine: Engine, step: Step, env: RunEnv) -> Outcome:
     return Outcome(len(outcome.result.metrics), outcome.status, outcome.message)
 
 
+def score_rows(engine: Engine, step: Step, env: RunEnv) -> Outcome:
+    """Score the step's rows with its model's champion into its table (new and changed rows
+    only when the table holds the same version's scores)."""
+    from sqlml.ml.scorestep import score_model
+
+    spec = step.spec
+    outcome = score_model(
+        engine,
+        model=spec.model,
+        source_sql=step.sql,
+        keys=spec.keys,
+        relation=step.relation,
+        existing=step.existing,
+        state_schema=env.state_schema,
+        run_id=env.run_id,
+        alias=spec.version,
+        incremental=spec.incremental,
+    )
+    return Outcome(outcome.rows, message=outcome.message)
+
+
 def _rows(n: int) -> str:
     return "1 failing row" if n == 1 else f"{n} failing rows"
 
@@ -156,4 +177,5 @@ MATERIALIZATIONS: dict[str, Callable[[Engine, Step, RunEnv], Outcome]] = {
     "export": run_export,
     "training": train_model,
     "monitor": run_monitor,
+    "scoring": score_rows,
 }
