@@ -602,6 +602,24 @@ class Context:
 
         return self._registry(load)
 
+    def model_sql(
+        self,
+        name: str,
+        version: int | str = "champion",
+        source: str = "input_rows",
+        keep: Sequence[str] = (),
+        dialect: str = "duckdb",
+        *,
+        pretty: bool = False,
+    ) -> str:
+        """A registered version of model ``name`` compiled to one SELECT scoring ``source``
+        (a relation or a parenthesised query) in ``dialect``; raises ScoringError for models
+        the SQL compiler does not translate (see `sqlml.ml.sqlmodel`)."""
+        from sqlml.ml.sqlmodel import compile_model
+
+        loaded = self.load_model(name, version)
+        return compile_model(loaded.onnx, name).sql(source, keep, dialect, pretty)
+
     def _registry(self, operation: Callable[[Engine, str], T], *, write: bool = False) -> T:
         """Run a registry operation on the warehouse (read-only unless ``write``)."""
         if not write and not self.project.target.path.exists():

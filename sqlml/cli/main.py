@@ -503,5 +503,28 @@ def models_rollback(name: str) -> None:
     )
 
 
+@models.command("sql")
+@click.argument("name")
+@click.option("--version", "version", default="champion", show_default=True,
+              help="A version number or an alias.")  # fmt: skip
+@click.option("--from", "source", default="input_rows", show_default=True,
+              help="The relation (or parenthesised query) whose rows to score.")  # fmt: skip
+@click.option("--keep", multiple=True, help="A column of the input to keep (repeatable).")
+@click.option("--dialect", default="duckdb", show_default=True,
+              help="Any dialect sqlglot writes: postgres, snowflake, bigquery, ...")  # fmt: skip
+@click.option("--pretty", is_flag=True, help="One clause per line.")
+@common_options
+@handle_errors
+def models_sql(
+    name: str, version: str, source: str, keep: tuple[str, ...], dialect: str, pretty: bool
+) -> None:
+    """Print model NAME as one SQL query that scores the rows of --from.
+
+    Linear models and tree ensembles (with their preprocessing) compile; the query reproduces
+    onnxruntime's scores, so any tool that reads the warehouse can recompute them.
+    """
+    click.echo(_context().model_sql(name, version, source, keep, dialect, pretty=pretty))
+
+
 def main() -> None:
     cli(prog_name="sqlml")

@@ -11,7 +11,7 @@ scoring, scoring inside SQL and the SQL-compiled model all name their columns th
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -64,7 +64,7 @@ def read_signature(onnx_bytes: bytes, model: str = "") -> Signature:
 
 def graph_signature(graph: Any, model: str = "") -> Signature:
     """`read_signature` for an already parsed ONNX graph."""
-    from onnx import TensorProto, numpy_helper
+    from onnx import TensorProto
 
     inputs = []
     for graph_input in graph.input:
@@ -91,14 +91,30 @@ def graph_signature(graph: Any, model: str = "") -> Signature:
     while name in producers and producers[name].op_type in _PASS_THROUGH:
         name = producers[name].input[0]
     node = producers.get(name)
-    if node is None or node.op_type not in ("Gather", "ArrayFeatureExtractor"):
+    labels = _labels(node, constants) if node is not None else None
+    if labels is None:
         raise _unexpected(model, "cannot find the class labels behind output 'label'")
-    classes = numpy_helper.to_array(constants[node.input[0]]).ravel()
-    labels = tuple(
-        c.decode() if isinstance(c, bytes) else getattr(c, "item", lambda c=c: c)() for c in classes
-    )
     string = label_type == TensorProto.STRING
     return Signature(tuple(inputs), "classification", labels, "string" if string else "int64")
+
+
+def _labels(node: Any, constants: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """The class labels a label-producing node picks from: a constant it gathers from, or the
+    ``classlabels_*`` attribute of an ONNX-ML classifier (SVMClassifier, LinearClassifier...)."""
+    from onnx import helper, numpy_helper
+
+    if node.op_type in ("Gather", "ArrayFeatureExtractor") and node.input[0] in constants:
+        values = numpy_helper.to_array(constants[node.input[0]]).ravel().tolist()
+    else:
+        found = [
+            helper.get_attribute_value(a)
+            for a in node.attribute
+            if a.name.startswith("classlabels")
+        ]
+        if not found:
+            return None
+        values = list(found[0])
+    return tuple(v.decode() if isinstance(v, bytes) else v for v in values)
 
 
 def check_columns(signature: Signature, available: Sequence[str], model: str) -> None:

@@ -57,6 +57,7 @@ def test_every_node_of_the_example_builds_and_passes_its_tests(shop: Path) -> No
         "snapshot",
         "feature_view",
         "training",
+        "scoring",
         "test",
         "export",
         "monitor",
@@ -133,6 +134,25 @@ def test_both_example_models_are_trained_once_and_registered(shop: Path) -> None
     ]
     assert [r.message.split(":")[0] for r in again.results if r.message] == ["unchanged"] * 2
     assert churn.metrics["roc_auc"] > 0.7 and churn.parity["max_abs_diff"] < 1e-9
+
+
+def test_churn_scores_feed_the_marts_model(shop: Path) -> None:
+    scored = query(
+        shop,
+        "select count(*), count(distinct customer_id), min(model_version), max(model_version), "
+        "bool_and(abs(probability_0 + probability_1 - 1) < 1e-9) from churn_scores",
+    )
+    customers = query(shop, "select count(*) from churn_scoring_spine")
+    bands = query(
+        shop,
+        "select churn_risk, count(*) from marts.customer_churn_risk group by all order by all",
+    )
+
+    assert scored == [(customers[0][0], customers[0][0], 1, 1, True)]
+    assert sum(n for _, n in bands) == customers[0][0]
+    assert {band for band, _ in bands} <= {"high", "medium", "low"}
+    rerun = Context(shop).run(["churn_scores"])
+    assert [(r.node, r.rows) for r in rerun.results] == [("churn_scores", 0)]
 
 
 @pytest.mark.slow

@@ -173,3 +173,23 @@ def test_merging_replaces_the_scored_keys_and_keeps_the_others(engine: Engine) -
     assert result.rows == 10
     counts = engine.execute("select run_id, count(*) from scores group by all order by all")
     assert counts == [("run-1", customers().num_rows - 10), ("run-2", 10)]
+
+
+@pytest.mark.parametrize(
+    ("estimator", "params"),
+    [("sklearn.svm.SVC", "{probability: true}"), ("sklearn.neighbors.KNeighborsClassifier", "{}")],
+)
+def test_models_outside_the_sql_compiler_score_in_batches(
+    engine: Engine, estimator: str, params: str
+) -> None:
+    model = trained("customers", estimator, params, CUSTOMERS)
+    onnx_bytes = export_onnx(model).onnx_bytes
+
+    score_query(
+        engine, onnx_bytes, "select * from customers order by id", stamp=STAMP, keep=["id"],
+        relation=SCORES, existing=None,
+    )  # fmt: skip
+
+    got = engine.execute("select probability_0, probability_1 from scores order by id")
+    expected = expected_probabilities(onnx_bytes, customers())
+    assert np.abs(np.array(got) - expected).max() < 1e-9

@@ -155,3 +155,40 @@ def test_an_unknown_input_fails_the_scoring_node_only(tmp_path: Path) -> None:
     assert error is not None and "reads ref('custmers'), which does not exist" in error.message
     assert error.hint == "did you mean 'customers'?"
     assert compiled.nodes["customers"].error is None
+
+
+def test_models_sql_prints_a_query_that_reproduces_the_scores(project: Path) -> None:
+    from click.testing import CliRunner
+
+    from sqlml.cli.main import cli
+
+    Context(project).run()
+    args = ["models", "sql", "churn", "--from", "customers", "--keep", "customer_id"]
+
+    result = CliRunner().invoke(cli, [*args, "--project-dir", str(project)])
+    postgres = CliRunner().invoke(cli, [*args, "--dialect", "postgres", "--project-dir",
+                                        str(project)])  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    compiled = rows(project, f"select customer_id, probability_1 from ({result.output}) order by 1")
+    scored = rows(project, "select customer_id, probability_1 from churn_scores order by 1")
+    assert [k for k, _ in compiled] == [k for k, _ in scored]
+    assert np.abs(np.array(compiled) - np.array(scored)).max() < 1e-12
+    assert postgres.exit_code == 0 and "DOUBLE PRECISION" in postgres.output
+
+
+def test_models_sql_refuses_a_model_it_cannot_translate(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sqlml.cli.main import cli
+
+    spec = SPEC.replace("sklearn.linear_model.LogisticRegression", "sklearn.svm.SVC").replace(
+        "params: {max_iter: 500}", "params: {probability: true}"
+    )
+    project = write_project(tmp_path / "p", {**FILES, "ml/churn.yml": spec})
+    Context(project).run(select=["customers", "churn"])
+
+    result = CliRunner().invoke(cli, ["models", "sql", "churn", "--project-dir", str(project)])
+
+    assert result.exit_code == 1
+    assert "does not translate ONNX operator" in result.output + result.stderr
