@@ -470,8 +470,8 @@ def test_execute_plan_reports_an_unknown_materialization(tmp_path: Path) -> None
     assert result.status == "error"
     assert result.message == (
         "target/compiled/models/inc.sql: model 'inc' failed: no materialization 'streaming'\n"
-        "hint: use one of: existing, export, incremental, monitor, snapshot, source, table, "
-        "test, training, view"
+        "hint: use one of: existing, export, incremental, monitor, scoring, snapshot, source, "
+        "table, test, training, view"
     )
     assert built == {}
 
