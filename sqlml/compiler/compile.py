@@ -223,9 +223,10 @@ def _compile_nodes(
     relations.update({node.name: node.relation for node in static})
     # Scores tables are relations models may ref(); a name taken already is an error below.
     scorings = scoring_specs(project)
-    taken = {name: kinds.get(name, "seed" if "." not in name else "source") for name in relations}
+    named = {name: kinds.get(name, "seed" if "." not in name else "source") for name in relations}
+    named.update({s.name: "training" for s in project.ml_specs})
     for output, spec in scorings.items():
-        check_output(spec, {**taken, **{s.name: "training" for s in project.ml_specs}})
+        check_output(spec, named)
         relations[output] = scoring_relation(project, spec)
         kinds[output] = "scoring"
     ephemeral = {name for name, config in configs.items() if config.materialized == "ephemeral"}
