@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlml.engine.base import Engine
-from sqlml.errors import ExecutionError
+from sqlml.errors import ExecutionError, SqlmlError
 from sqlml.plan.types import Step
 from sqlml.runner.columns import column_check
+from sqlml.runner.paths import anchored_sql
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,13 @@ class Outcome:
 
 def build_table(engine: Engine, step: Step, env: RunEnv) -> Outcome:
     check = column_check(engine, step.node, step.declared_columns, exact=step.contract)
-    return Outcome(engine.build_table(step.relation, step.sql, step.existing, check))
+    sql = anchored_sql(step, env.root)
+    try:
+        return Outcome(engine.build_table(step.relation, sql, step.existing, check))
+    except SqlmlError as exc:
+        if sql is not step.sql:  # name files as the user wrote them, relative to the project
+            exc.message = exc.message.replace(f"{env.root.resolve()}/", "")
+        raise
 
 
 def build_view(engine: Engine, step: Step, env: RunEnv) -> Outcome:

@@ -248,3 +248,34 @@ def test_an_unknown_source_name_suggests_the_close_one(raw: Path) -> None:
         "models/plans.sql:1:15: unknown source source('crn', 'accounts') in model 'plans'\n"
         "hint: did you mean 'crm.accounts'?"
     )
+
+
+def test_files_are_read_from_the_project_even_when_run_from_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB looks in the working directory first; sqlml must read the project's own files."""
+    files = {
+        "seeds/codes.csv": "code\n1\n",
+        "data/people.csv": "id,name\n1,project\n",
+    }
+    root = write_project(
+        tmp_path / "project",
+        {
+            "project.yml": "name: demo\n",
+            "models/_sources.yml": "sources:\n  - name: raw\n    tables:\n"
+            "      - name: people\n        file: data/people.csv\n",
+            **files,
+        },
+    )
+    # A decoy folder with the same relative paths but other contents, as the working directory.
+    decoy = write_project(
+        tmp_path / "decoy",
+        {"seeds/codes.csv": "code\n99\n", "data/people.csv": "id,name\n99,decoy\n"},
+    )
+    monkeypatch.chdir(decoy)
+
+    result = invoke(root, "run", "--threads", "1")
+
+    assert result.exit_code == 0, result.output
+    assert query(root, "select * from main.codes") == [(1,)]
+    assert query(root, "select id, name from raw.people") == [(1, "project")]
