@@ -76,8 +76,7 @@ def test_high_risk_customers_are_exported_to_a_file(shop: Path) -> None:
     exported = csv.read_csv(shop / "target" / "exports" / "high_risk_customers.csv")
     expected = query(
         shop,
-        "select customer_id from marts.customer_churn_risk where churn_risk = 'high' "
-        "order by all",
+        "select customer_id from marts.customer_churn_risk where churn_risk = 'high' order by all",
     )
     assert sorted(exported.column("customer_id").to_pylist()) == [i for (i,) in expected]
 
