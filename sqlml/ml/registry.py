@@ -409,7 +409,7 @@ def _write(engine: Engine, schema: str, operation: Callable[[], T]) -> T:
             conflict = any(w in exc.message.lower() for w in ("conflict", "duplicate key"))
             if not conflict or attempt == _ATTEMPTS - 1:
                 raise
-            time.sleep(random.uniform(0, min(0.2, 0.01 * 2**attempt)))
+            time.sleep(random.uniform(0, min(1.0, 0.01 * 2**attempt)))
     raise AssertionError("unreachable")
 
 
