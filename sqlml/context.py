@@ -110,6 +110,8 @@ class Context:
         lock_timeout: seconds a writing command waits while another holds the warehouse
             (default: ``lock_timeout`` in ``project.yml``, else 60).
         on_lock_wait: told, once, what a writing command is waiting for.
+        clock: returns the current time (aware); a run's start, which schedules are
+            evaluated at and count from. Tests pass a fixed one.
     """
 
     def __init__(
@@ -121,6 +123,7 @@ class Context:
         listener: Listener | None = None,
         lock_timeout: float | None = None,
         on_lock_wait: Callable[[str], None] | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.project_dir = Path(project_dir)
         self.target = target
@@ -128,6 +131,7 @@ class Context:
         self.listener = listener
         self.lock_timeout = lock_timeout
         self.on_lock_wait = on_lock_wait
+        self.clock = clock or _utc_now
 
     @cached_property
     def project(self) -> Project:
@@ -161,14 +165,26 @@ class Context:
         *,
         command: str = "run",
         refresh: Refresh | None = None,
+        ignore_schedules: bool = False,
     ) -> Plan:
-        """What ``command`` would do. Reads the warehouse's catalog if it can; never writes."""
+        """What ``command`` would do now. Reads the warehouse's state if it can; never writes.
+
+        Scheduled nodes that are not due are listed in ``Plan.not_due``, unless
+        ``ignore_schedules``.
+        """
         compiled = self.compile()
         dag = self.dag(compiled)
         state = self._peek_state()
         selected = self._select(compiled, dag, select, exclude, command, state.fingerprints)
         return make_plan(
-            compiled, dag, selected, state, kinds=COMMANDS[command], **_options(refresh)
+            compiled,
+            dag,
+            selected,
+            state,
+            kinds=COMMANDS[command],
+            now=self.clock(),
+            ignore_schedules=ignore_schedules,
+            **_options(refresh),
         )
 
     def run(
@@ -181,18 +197,27 @@ class Context:
         start: datetime | None = None,
         end: datetime | None = None,
         retrain: bool = False,
+        ignore_schedules: bool = False,
     ) -> RunResult:
         """Land sources and seeds, build models and feature views, and train ML models whose
         data or spec changed (all selected ones with ``retrain``), in dependency order.
 
         Incremental models add only new rows to their tables; ``full_refresh`` rebuilds them.
         ``start``/``end`` (UTC) rebuild that range of every selected time_range model.
+        Nodes with a ``schedule`` are built only when due (see `sqlml.plan.due`);
+        ``ignore_schedules`` builds every selected node (``--all``).
 
         Returns the run's result; ``result.success`` is False if any node failed or was skipped.
         Raises only for problems of the whole project (bad config, cycles, a locked warehouse).
         """
         return self._execute(
-            "run", select, exclude, threads, retrain, refresh=Refresh(full_refresh, start, end)
+            "run",
+            select,
+            exclude,
+            threads,
+            retrain,
+            ignore_schedules=ignore_schedules,
+            refresh=Refresh(full_refresh, start, end),
         )
 
     def build(
@@ -205,44 +230,81 @@ class Context:
         start: datetime | None = None,
         end: datetime | None = None,
         retrain: bool = False,
+        ignore_schedules: bool = False,
     ) -> RunResult:
         """Like `run`, with data tests: a node's children wait for its tests, and an
         error-severity failure skips them."""
         return self._execute(
-            "build", select, exclude, threads, retrain, refresh=Refresh(full_refresh, start, end)
+            "build",
+            select,
+            exclude,
+            threads,
+            retrain,
+            ignore_schedules=ignore_schedules,
+            refresh=Refresh(full_refresh, start, end),
         )
 
     def train(
-        self, select: Sequence[str] = (), exclude: Sequence[str] = (), *, threads: int | None = None
+        self,
+        select: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        *,
+        threads: int | None = None,
+        ignore_schedules: bool = True,
     ) -> RunResult:
         """Train the selected ML models (all when nothing is selected) even if their data and
-        spec are unchanged; their inputs are read as they are in the warehouse."""
-        return self._execute("train", select, exclude, threads, True)
+        spec are unchanged; their inputs are read as they are in the warehouse. Asked for by
+        name, they train whatever their schedule."""
+        return self._execute(
+            "train", select, exclude, threads, True, ignore_schedules=ignore_schedules
+        )
 
     def test(
-        self, select: Sequence[str] = (), exclude: Sequence[str] = (), *, threads: int | None = None
+        self,
+        select: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        *,
+        threads: int | None = None,
+        ignore_schedules: bool = False,
     ) -> RunResult:
         """Run the data tests of the selected nodes (all tests when nothing is selected)."""
-        return self._execute("test", select, exclude, threads)
+        return self._execute("test", select, exclude, threads, ignore_schedules=ignore_schedules)
 
     def seed(
-        self, select: Sequence[str] = (), exclude: Sequence[str] = (), *, threads: int | None = None
+        self,
+        select: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        *,
+        threads: int | None = None,
+        ignore_schedules: bool = False,
     ) -> RunResult:
         """Load the seed CSV files."""
-        return self._execute("seed", select, exclude, threads)
+        return self._execute("seed", select, exclude, threads, ignore_schedules=ignore_schedules)
 
     def snapshot(
-        self, select: Sequence[str] = (), exclude: Sequence[str] = (), *, threads: int | None = None
+        self,
+        select: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        *,
+        threads: int | None = None,
+        ignore_schedules: bool = False,
     ) -> RunResult:
         """Record what changed in each selected snapshot's select since its last run."""
-        return self._execute("snapshot", select, exclude, threads)
+        return self._execute(
+            "snapshot", select, exclude, threads, ignore_schedules=ignore_schedules
+        )
 
     def monitor(
-        self, select: Sequence[str] = (), exclude: Sequence[str] = (), *, threads: int | None = None
+        self,
+        select: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        *,
+        threads: int | None = None,
+        ignore_schedules: bool = False,
     ) -> RunResult:
         """Run the selected monitors alone (all of them when nothing is selected), against
         what is in the warehouse now; append their figures to the history and act on them."""
-        return self._execute("monitor", select, exclude, threads)
+        return self._execute("monitor", select, exclude, threads, ignore_schedules=ignore_schedules)
 
     def freshness(self, select: Sequence[str] = (), exclude: Sequence[str] = ()) -> list[Any]:
         """Check how old the newest row of each selected source is; record the results.
@@ -348,18 +410,23 @@ class Context:
                 listener=self.listener,
                 lock_timeout=self.lock_timeout,
                 on_lock_wait=self.on_lock_wait,
+                clock=self.clock,
             )
         threads = threads or flags.get("threads")
         select, exclude = tuple(flags.get("select") or ()), tuple(flags.get("exclude") or ())
         nodes = flags.get("nodes")
+        # A finished run is retried node by node, schedules aside: those nodes were due then.
+        ignore_schedules = bool(flags.get("all"))
         if last.status != "running":  # it finished: only what failed or never ran
             nodes = [*last.failed, *last.skipped]
+            ignore_schedules = True
         return context._execute(
             last.command,
             select,
             exclude,
             threads,
             bool(flags.get("retrain")),
+            ignore_schedules=ignore_schedules,
             only=None if nodes is None else frozenset(nodes),
             retry_of=last.run_id,
         )
@@ -408,6 +475,7 @@ class Context:
         threads: int | None,
         retrain: bool = False,
         *,
+        ignore_schedules: bool = False,
         only: frozenset[str] | None = None,
         retry_of: str | None = None,
         refresh: Refresh | None = None,
@@ -428,6 +496,7 @@ class Context:
                 "select": list(select),
                 "exclude": list(exclude),
                 "threads": threads,
+                "all": ignore_schedules,
                 "vars": self.vars,
                 "retrain": retrain,
                 "nodes": None if only is None else sorted(selected),
@@ -444,6 +513,7 @@ class Context:
             forced = selected if retrain else frozenset()
             pending = self._pending_retrains(engine, compiled, command, selected)
             forced = forced | frozenset(pending)
+            started = self.clock()
             plan = make_plan(
                 compiled,
                 dag,
@@ -451,13 +521,14 @@ class Context:
                 state,
                 kinds=COMMANDS[command],
                 retrain=forced,
+                now=started,
+                ignore_schedules=ignore_schedules,
                 **_options(refresh),
             )
             # predict_<model>(...) in the SQL to run: the champions, registered as functions
             from sqlml.ml.udf import register_champions
 
             register_champions(engine, project.state_schema, (s.sql for s in plan.steps))
-            started = datetime.now(UTC)
             run = RunResult(uuid.uuid4().hex, command, started, started, ())
             from sqlml import __version__
 
@@ -675,3 +746,7 @@ class Context:
             return run_state.read_state(engine, self.project.state_schema)
         finally:
             engine.close()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,3 +1,5 @@
+{{ config(schedule='0 6 * * *') }}
+
 -- One row per week and ticket category: volume, speed, satisfaction, and tickets per
 -- 100 orders placed that week.
 with tickets as (

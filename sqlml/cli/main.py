@@ -89,6 +89,12 @@ _VERBS = {
     "train": "Training",
     "monitor": "Monitoring with",
 }
+_ALL = click.option(
+    "--all",
+    "ignore_schedules",
+    is_flag=True,
+    help="Build every selected node, due by its schedule or not.",
+)
 _THREADS = click.option(
     "--threads",
     type=click.IntRange(min=1),
@@ -125,6 +131,7 @@ def _execute(
     select: tuple[str, ...],
     exclude: tuple[str, ...],
     threads: int | None,
+    ignore_schedules: bool = False,
     *,
     retry: Any = None,
     **options: Any,
@@ -143,6 +150,8 @@ def _execute(
         if retry is not None:
             result = context.retry(threads=threads, last=retry)
         else:
+            if ignore_schedules:  # only then: a command may not know schedules
+                options = {**options, "ignore_schedules": True}
             result = getattr(context, command)(select, exclude, threads=threads, **options)
     finally:
         listener.close()
@@ -174,14 +183,18 @@ _RETRAIN = click.option(
 
 def _execution_command(command: str, help_text: str) -> None:
     def execute(
-        select: tuple[str, ...], exclude: tuple[str, ...], threads: int | None, **options: Any
+        select: tuple[str, ...],
+        exclude: tuple[str, ...],
+        threads: int | None,
+        ignore_schedules: bool,
+        **options: Any,
     ) -> None:
-        _execute(command, select, exclude, threads, **options)
+        _execute(command, select, exclude, threads, ignore_schedules, **options)
 
     execute = handle_errors(execute)
     if command in ("run", "build"):
         execute = _RETRAIN(_refresh_options(execute))
-    execute = lock_option(execute)
+    execute = lock_option(_ALL(execute))
     cli.command(name=command, help=help_text)(common_options(selection_options(_THREADS(execute))))
 
 
@@ -192,6 +205,7 @@ for _name, _help in _EXECUTIONS.items():
 @cli.command()
 @common_options
 @_THREADS
+@lock_option
 @handle_errors
 def retry(threads: int | None) -> None:
     """Run again the nodes that failed or were skipped in the last run.
@@ -241,7 +255,7 @@ def train(
     warehouse: `sqlml run -s +NAME` rebuilds them first. Each training registers a new
     version and decides its promotion.
     """
-    _execute("train", (*names, *select), exclude, threads)
+    _execute("train", (*names, *select), exclude, threads, ignore_schedules=True)
 
 
 @cli.command("unit-test")
@@ -357,6 +371,7 @@ def ls(select: tuple[str, ...], exclude: tuple[str, ...], output: str) -> None:
     "--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @_refresh_options
+@_ALL
 @handle_errors
 def plan(
     select: tuple[str, ...],
@@ -365,17 +380,24 @@ def plan(
     full_refresh: bool,
     start: Any,
     end: Any,
+    ignore_schedules: bool,
 ) -> None:
-    """Show what `run` would do, without writing to the warehouse."""
-    from sqlml.cli.progress import describe_plan
+    """Show what `run` would do now, without writing to the warehouse."""
+    from sqlml.cli.progress import describe_not_due, describe_plan
     from sqlml.context import Refresh
 
     context = _context()
-    result = context.plan(select, exclude, refresh=Refresh(full_refresh, start, end))
+    result = context.plan(
+        select,
+        exclude,
+        refresh=Refresh(full_refresh, start, end),
+        ignore_schedules=ignore_schedules,
+    )
     if output == "json":
         document = {
             "steps": describe_plan(result),
             "inlined": list(result.inlined),
+            "not_due": describe_not_due(result),
             "warehouse_unreadable": result.unreadable,
         }
         click.echo(json.dumps(document, indent=2))
@@ -390,7 +412,8 @@ def plan(
         f"Plan: {_count(len(result.steps), 'node')} to build on target "
         f"'{context.project.target.name}'"
     )
-    width = max((len(s.node) for s in result.steps), default=0)
+    names = [s.node for s in result.steps] + [n.node for n in result.not_due]
+    width = max((len(n) for n in names), default=0)
     kinds = max((len(s.materialization) for s in result.steps), default=0)
     for step in result.steps:
         relation = step.relation.display
@@ -399,6 +422,17 @@ def plan(
         click.echo(f"  {step.node:<{width}}  {kind:<{kinds}}  {relation}  ({step.reason}{how})")
     for name in result.inlined:
         click.echo(f"  {name:<{width}}  ephemeral, inlined into the nodes that read it")
+    if result.not_due:
+        click.echo(f"Skipped: {_count(len(result.not_due), 'node')} not due (--all builds them)")
+    for item in result.not_due:
+        click.echo(
+            f"  {item.node:<{width}}  not due: {item.schedule}, last built "
+            f"{_moment(item.last_success)}, next due {_moment(item.next_due)}"
+        )
+
+
+def _moment(at: Any) -> str:
+    return f"{at:%Y-%m-%d %H:%M} UTC"
 
 
 @cli.command()

@@ -27,6 +27,11 @@ class PlainListener:
     def planned(self, plan: Plan) -> None:
         self.total = len(plan.steps)
         click.echo(self.header.format(nodes=_count(self.total, "node")))
+        if plan.not_due:
+            click.echo(
+                f"Not due by their schedule: {_count(len(plan.not_due), 'node')} "
+                "(`sqlml plan` says when; --all builds them)"
+            )
 
     def started(self, step: Step) -> None:
         pass
@@ -140,6 +145,18 @@ def summarize(run: RunResult) -> None:
     for result in run.results:
         if result.status == "error" and result.message:
             click.echo(f"Error: {result.message}", err=True)
+
+
+def describe_not_due(plan: Plan) -> list[dict[str, Any]]:
+    return [
+        {
+            "node": n.node,
+            "schedule": n.schedule,
+            "last_success": n.last_success.isoformat(),
+            "next_due": n.next_due.isoformat(),
+        }
+        for n in plan.not_due
+    ]
 
 
 def describe_plan(plan: Plan) -> list[dict[str, Any]]:

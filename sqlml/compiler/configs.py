@@ -70,6 +70,7 @@ def _validate_config(model: ModelSource, rendered: Rendered, raw: dict[str, Any]
             f"invalid config '{key}': {error['msg']}",
             node=model.name,
             location=Location(model.path, rendered.config_line),
+            hint=(error.get("ctx") or {}).get("hint"),
         ) from None
     tags = spec.tags if isinstance(spec.tags, list) else [spec.tags] if spec.tags else []
     incremental = None
@@ -84,6 +85,7 @@ def _validate_config(model: ModelSource, rendered: Rendered, raw: dict[str, Any]
         meta=spec.meta or {},
         contract=spec.contract is not None and spec.contract.enforced,
         incremental=incremental,
+        schedule=spec.schedule,
     )
 
 

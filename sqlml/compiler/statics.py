@@ -78,7 +78,10 @@ def _source(
         kind="source",
         path=table.path,
         config=NodeConfig(
-            materialized=_SOURCE_MATERIALIZATION[table.loader], schema=table.schema, tags=table.tags
+            materialized=_SOURCE_MATERIALIZATION[table.loader],
+            schema=table.schema,
+            tags=table.tags,
+            schedule=table.schedule,
         ),
         relation=Relation(table.schema, table.identifier, project.target.database),
         sql=sql,

@@ -45,7 +45,13 @@ def connect(
             on_wait(f"waiting up to {lock_timeout:g} s for {who} to finish with {path}")
 
     holder = lock.acquire(lock_timeout, waiting)
-    if lock.held is False:
+    if not lock.held and holder is not None and holder.is_this_process():
+        raise ExecutionError(
+            f"warehouse {path} is already open for writing in this process",
+            hint="close the other engine first (engine.close()), or use it",
+            exit_code=2,
+        )
+    if not lock.held:
         who = holder.describe() if holder else "another sqlml command (it has not said which)"
         raise ExecutionError(
             f"warehouse {path} is in use by {who}; gave up after waiting {lock_timeout:g} s",

@@ -38,6 +38,9 @@ class LockHolder:
     def describe(self) -> str:
         return f"pid {self.pid} on {self.host}, `{self.command}`, started {self.started_at}"
 
+    def is_this_process(self) -> bool:
+        return self.pid == os.getpid() and self.host == socket.gethostname()
+
 
 def lock_path(warehouse: Path) -> Path:
     """The lock file of a warehouse file: ``warehouse.duckdb`` → ``warehouse.duckdb.lock``."""
@@ -62,7 +65,9 @@ class WarehouseLock:
         """Take the lock, waiting up to ``timeout`` seconds for its holder to let go.
 
         Returns None once held; the holder (None if it has not written itself yet) when the
-        timeout passed first. ``on_wait`` is called once, when the first attempt fails.
+        timeout passed first, or at once when the holder is this very process (waiting for
+        ourselves would only waste the timeout). ``on_wait`` is called once, when the first
+        attempt fails.
         """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -70,14 +75,14 @@ class WarehouseLock:
         pause = _FIRST_POLL_S
         waited = False
         while not _try_lock(fd):
-            if not waited and on_wait is not None:
-                on_wait(_read_holder(fd))
-            waited = True
+            holder = _read_holder(fd)
             left = deadline - time.monotonic()
-            if left <= 0:
-                holder = _read_holder(fd)
+            if left <= 0 or (holder is not None and holder.is_this_process()):
                 os.close(fd)
                 return holder
+            if not waited and on_wait is not None:
+                on_wait(holder)
+            waited = True
             time.sleep(min(pause, left))
             pause = min(pause * 2, _MAX_POLL_S)
         self._fd = fd

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from sqlml.compiler.types import CompiledNode, CompiledProject, incremental_path
 from sqlml.graph.dag import DAG, build_dag
+from sqlml.plan.due import not_due
 from sqlml.plan.intervals import plan_batches
 from sqlml.plan.types import IncrementalStep, Plan, Step, WarehouseState
 
@@ -24,6 +25,7 @@ def make_plan(
     end: datetime | None = None,
     now: datetime | None = None,
     retrain: Set[str] = frozenset(),
+    ignore_schedules: bool = False,
 ) -> Plan:
     """Turn the selected nodes of the given kinds into steps, in topological order.
 
@@ -37,6 +39,9 @@ def make_plan(
     ``full_refresh``; time_range models get the batches to build as of ``now`` (default: the
     current time), or those of the backfill range ``start``..``end``.
     Training steps named in ``retrain`` train even if their data and spec are unchanged.
+    Selected nodes whose schedule has not ticked since their last build, as of ``now``, are
+    left out and listed in ``Plan.not_due`` (rules in `sqlml.plan.due`); ``ignore_schedules``
+    builds every selected node whatever its schedule (``--all``).
     """
     now = now or datetime.now(UTC)
     selected = {n for n in selected if compiled.nodes[n].kind in kinds}
@@ -47,6 +52,8 @@ def make_plan(
         for n, node in nodes.items()
         if node.config.materialized == "ephemeral" and node.error is None
     }
+    waiting = () if ignore_schedules else not_due(compiled, dag, selected, state, now, ephemeral)
+    selected -= {n.node for n in waiting}
     steps = []
     for name in dag.order:
         if name not in selected or name in ephemeral:
@@ -93,7 +100,7 @@ def make_plan(
     inlined = tuple(n for n in dag.order if n in selected and n in ephemeral)
     gated = _gate_on_tests(tuple(steps), dag)
     build_dag({s.node: s.depends_on for s in gated})  # the steps' own order must be acyclic too
-    return Plan(gated, inlined, state.unreadable)
+    return Plan(gated, inlined, state.unreadable, not_due=waiting)
 
 
 def _gate_on_tests(steps: tuple[Step, ...], dag: DAG) -> tuple[Step, ...]:

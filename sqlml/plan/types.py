@@ -18,12 +18,15 @@ class WarehouseState:
     Args:
         relations: ``(schema, name) -> "table" | "view"`` for every existing relation.
         fingerprints: node name -> fingerprint of its last successful build.
+        last_success: node name -> when the run that last built it started.
     """
 
     relations: Mapping[tuple[str, str], str] = field(default_factory=dict)
     fingerprints: Mapping[str, str] = field(default_factory=dict)
     # time_range models: node -> the merged intervals already built, naive UTC.
     intervals: Mapping[str, tuple[tuple[datetime, datetime], ...]] = field(default_factory=dict)
+    # node name -> the clock of the run that last built it successfully (aware, UTC).
+    last_success: Mapping[str, datetime] = field(default_factory=dict)
     # Why the warehouse could not be read (e.g. locked by a writer); None when it was.
     unreadable: str | None = None
 
@@ -95,6 +98,16 @@ class Step:
 
 
 @dataclass(frozen=True)
+class NotDue:
+    """A selected node left out because its schedule has not ticked since its last build."""
+
+    node: str
+    schedule: str
+    last_success: datetime
+    next_due: datetime
+
+
+@dataclass(frozen=True)
 class Plan:
     """Steps in a valid execution order, and the selected ephemeral nodes that are inlined."""
 
@@ -102,6 +115,8 @@ class Plan:
     inlined: tuple[str, ...] = ()
     # Set when the warehouse could not be read and the plan assumes it is empty.
     unreadable: str | None = None
+    # Selected nodes whose schedule says they are not due yet, in topological order.
+    not_due: tuple[NotDue, ...] = ()
 
     @property
     def schemas(self) -> tuple[str, ...]:

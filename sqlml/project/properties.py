@@ -171,6 +171,7 @@ def _source_table(
         else Freshness(_seconds(freshness.warn_after), _seconds(freshness.error_after)),
         description=table.description or source.description,
         tags=tuple(dict.fromkeys([*source.tags, *table.tags])),
+        schedule=table.schedule or source.schedule,
     )
 
 

@@ -9,7 +9,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from sqlml.project.schedule import HINT as SCHEDULE_HINT
+from sqlml.project.schedule import schedule_problem
 
 Materialization = Literal["view", "table", "ephemeral", "incremental"]
 IncrementalStrategy = Literal["append", "merge", "delete+insert", "time_range"]
@@ -21,6 +25,16 @@ class _Strict(BaseModel):
 
 class ContractFile(_Strict):
     enforced: bool = False
+
+
+def _check_schedule(value: str | None) -> str | None:
+    """A valid schedule, stripped; else an error whose context carries the hint."""
+    problem = None if value is None else schedule_problem(value.strip())
+    if problem:
+        raise PydanticCustomError(
+            "schedule", "{problem}", {"problem": problem, "hint": SCHEDULE_HINT}
+        )
+    return None if value is None else value.strip()
 
 
 class NodeConfigFile(_Strict):
@@ -43,6 +57,9 @@ class NodeConfigFile(_Strict):
     begin: datetime | date | None = None
     lookback: int | None = Field(default=None, ge=0)
     batches_per_query: int | None = Field(default=None, ge=1)
+    schedule: str | None = None  # a cron expression or @hourly, @daily...; None: every run
+
+    _valid_schedule = field_validator("schedule")(_check_schedule)
 
 
 # A data test as written in YAML: `not_null`, or `{accepted_values: {values: [...], config: ...}}`.
@@ -175,6 +192,9 @@ class SourceTableFile(_Strict):
     loaded_at: str | None = None
     freshness: FreshnessFile | None = None
     tags: list[str] = []
+    schedule: str | None = None  # when to land it again (default: the source's, else every run)
+
+    _valid_schedule = field_validator("schedule")(_check_schedule)
 
 
 class SourceFile(_Strict):
@@ -184,7 +204,10 @@ class SourceFile(_Strict):
     loaded_at: str | None = None
     freshness: FreshnessFile | None = None
     tags: list[str] = []
+    schedule: str | None = None
     tables: list[SourceTableFile] = []
+
+    _valid_schedule = field_validator("schedule")(_check_schedule)
 
 
 class UnitTestInputFile(_Strict):
@@ -274,4 +297,5 @@ CONFIG_KEYS = (
     "begin",
     "lookback",
     "batches_per_query",
+    "schedule",
 )

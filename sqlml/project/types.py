@@ -43,6 +43,7 @@ class NodeConfig:
     meta: Mapping[str, Any] = field(default_factory=dict)
     contract: bool = False  # enforce the declared columns and types on every build
     incremental: IncrementalConfig | None = None  # set when materialized is "incremental"
+    schedule: str | None = None  # cron expression or alias (UTC); None: built on every run
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ class SourceTable:
     freshness: Freshness | None = None
     description: str | None = None
     tags: tuple[str, ...] = ()
+    schedule: str | None = None  # as for models: when to land it again; None: every run
 
     @property
     def node_name(self) -> str:

@@ -114,6 +114,7 @@ def validate(
             hint = "use letters, digits and underscores, starting with a letter or underscore"
         else:
             message = f"invalid value for '{dotted}': {error['msg']}"
+            hint = (error.get("ctx") or {}).get("hint")
         raise ConfigError(message, location=key_location(path, display, loc), hint=hint) from None
 
 

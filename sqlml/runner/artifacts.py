@@ -110,6 +110,7 @@ def _node_entry(name: str, node: CompiledNode, configs: dict[int, dict[str, Any]
             "alias": node.config.alias,
             "tags": node.config.tags,
             "meta": dict(node.config.meta),
+            "schedule": node.config.schedule,
         }
         incremental = node.config.incremental
         if incremental is not None:  # dbt's names, for the tools that read them

@@ -1,12 +1,15 @@
 """Run history in the warehouse's state schema: one row per run, one per node result.
 
 Plain tables, so BI tools and SQL users can read them: ``<state_schema>.runs`` and
-``<state_schema>.node_results``.
+``<state_schema>.node_results``, plus ``<state_schema>.node_state``, one row per node that
+ever built successfully: when (the run's start, which schedules count from) and with what
+fingerprint. It stays as small as the project however often cron runs sqlml.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlml.engine.base import Engine
@@ -45,6 +48,12 @@ create table if not exists {s}.node_results (
     fingerprint varchar,
     message varchar
 );
+create table if not exists {s}.node_state (
+    node varchar primary key,
+    last_success_at timestamptz not null, -- start of the run that last built it successfully
+    run_id varchar not null,
+    fingerprint varchar
+);
 """
 
 
@@ -66,7 +75,16 @@ def read_state(engine: Engine, schema: str) -> WarehouseState:
         )
         fingerprints = {node: fp for node, fp in rows if fp}
     intervals = read_intervals(engine, schema) if (schema, "intervals") in relations else {}
-    return WarehouseState(relations=relations, fingerprints=fingerprints, intervals=intervals)
+    last_success: dict[str, datetime] = {}
+    if (schema, "node_state") in relations:
+        rows = engine.execute(f"select node, last_success_at from {_q(schema)}.node_state")
+        last_success = {node: at.astimezone(UTC) for node, at in rows}
+    return WarehouseState(
+        relations=relations,
+        fingerprints=fingerprints,
+        intervals=intervals,
+        last_success=last_success,
+    )
 
 
 def record_run_start(
@@ -125,6 +143,18 @@ def record_run_end(engine: Engine, schema: str, run: RunResult, plan: Plan) -> R
             run.run_id,
         ],
     )
+    built = [r for r in run.results if r.status == "success"]
+    if built:
+        # The run's start is what schedules count from (see sqlml.plan.due).
+        engine.execute(
+            f"insert or replace into {_q(schema)}.node_state select unnest($1), $2, $3, unnest($4)",
+            [
+                [r.node for r in built],
+                run.started_at,
+                run.run_id,
+                [r.fingerprint or None for r in built],
+            ],
+        )
     changes = record_schemas(engine, schema, run.run_id, plan, run.results)
     return replace(run, schema_changes=changes)
 

@@ -185,3 +185,18 @@ def test_memory_and_read_only_connections_take_no_lock(tmp_path: Path) -> None:
     reader.close()
     memory.close()
     lock.release()
+
+
+def test_a_second_writer_in_the_same_process_fails_at_once(tmp_path: Path) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    first = connect(warehouse, lock_timeout=0)
+
+    with pytest.raises(ExecutionError) as caught:
+        connect(warehouse, lock_timeout=3600)  # waiting for ourselves could never end well
+
+    assert caught.value.render() == (
+        f"warehouse {warehouse} is already open for writing in this process\n"
+        "hint: close the other engine first (engine.close()), or use it"
+    )
+    first.close()
+    connect(warehouse, lock_timeout=0).close()

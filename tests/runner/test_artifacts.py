@@ -158,6 +158,7 @@ def test_manifest_has_the_documented_shape(tmp_path: Path) -> None:
             "alias": None,
             "tags": ["nightly"],
             "meta": {"owner": "ana"},
+            "schedule": None,
         },
         "description": "One row per order.",
         "depends_on": ["eph"],

@@ -116,11 +116,13 @@ def test_read_state_on_a_fresh_warehouse(tmp_path: Path) -> None:
         ("main", "t"): "table",
         ("_sqlml", "runs"): "table",
         ("_sqlml", "node_results"): "table",
+        ("_sqlml", "node_state"): "table",
         ("_sqlml", "relation_columns"): "table",
         ("_sqlml", "schema_changes"): "table",
         ("_sqlml", "intervals"): "table",
     }
     assert after.fingerprints == {}
+    assert after.last_success == {}
 
 
 def test_the_planner_reads_the_fingerprint_of_the_last_successful_build(tmp_path: Path) -> None:
