@@ -304,11 +304,16 @@ def _open(
         try:
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.Error as exc:
-            locked = "lock" in str(exc).lower()
+            text = str(exc).lower()
+            locked = "lock" in text
+            # Another connection of this process holds the file open in another mode (e.g.
+            # `sqlml serve` reading it): also a wait, until that connection closes.
+            shared = "different configuration" in text or "unique file handle conflict" in text
             left = deadline - time.monotonic()
-            if locked and left > 0:
+            if (locked or shared) and left > 0:
                 if on_wait is not None:
-                    on_wait(f"waiting up to {timeout:g} s for {_holder(exc)} to close {path}")
+                    who = "another connection of this process" if shared else _holder(exc)
+                    on_wait(f"waiting up to {round(timeout, 1):g} s for {who} to close {path}")
                     on_wait = None  # say it once
                 time.sleep(min(pause, left))
                 pause = min(pause * 2, 0.5)

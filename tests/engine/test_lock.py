@@ -200,3 +200,33 @@ def test_a_second_writer_in_the_same_process_fails_at_once(tmp_path: Path) -> No
     )
     first.close()
     connect(warehouse, lock_timeout=0).close()
+
+
+def test_a_writer_waits_while_this_process_reads_the_file(tmp_path: Path) -> None:
+    """`sqlml serve` keeps a read-only connection: a writer in its process waits it out."""
+    import threading
+    import time
+
+    import duckdb
+
+    warehouse = tmp_path / "w.duckdb"
+    connect(warehouse).close()
+    reader = duckdb.connect(str(warehouse), read_only=True)
+    notes: list[str] = []
+    opened: list[object] = []
+    writer = threading.Thread(
+        target=lambda: opened.append(connect(warehouse, lock_timeout=60, on_wait=notes.append))
+    )
+    writer.start()
+    deadline = time.monotonic() + 60
+    while not notes and writer.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the writer says it waits
+    reader.close()
+    writer.join(timeout=60)
+
+    assert notes == [
+        f"waiting up to 60 s for another connection of this process to close {warehouse}"
+    ]
+    engine = opened[0]
+    assert engine.execute("select 42") == [(42,)]  # type: ignore[attr-defined]
+    engine.close()  # type: ignore[attr-defined]
