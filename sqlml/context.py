@@ -88,6 +88,11 @@ class Refresh:
     end: datetime | None = None
 
 
+def _moment(stored: str | None) -> datetime | None:
+    """A ``--start``/``--end`` as a run's invocation stored it."""
+    return datetime.fromisoformat(stored) if stored else None
+
+
 def _options(refresh: Refresh | None) -> dict[str, Any]:
     if refresh is None:
         return {}
@@ -429,6 +434,12 @@ class Context:
             ignore_schedules=ignore_schedules,
             only=None if nodes is None else frozenset(nodes),
             retry_of=last.run_id,
+            # The failed nodes never got the full refresh or backfill the run asked for.
+            refresh=Refresh(
+                bool(flags.get("full_refresh")),
+                _moment(flags.get("start")),
+                _moment(flags.get("end")),
+            ),
         )
 
     def serve(
@@ -499,6 +510,9 @@ class Context:
                 "all": ignore_schedules,
                 "vars": self.vars,
                 "retrain": retrain,
+                "full_refresh": bool(refresh and refresh.full),
+                "start": refresh.start if refresh else None,
+                "end": refresh.end if refresh else None,
                 "nodes": None if only is None else sorted(selected),
                 "retry_of": retry_of,
             },

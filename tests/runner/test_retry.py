@@ -142,3 +142,20 @@ def test_a_warehouse_written_before_flags_were_kept(tmp_path: Path) -> None:
     result = Context(root).retry()
 
     assert result is not None and statuses(result) == {"b": "success", "c": "success"}
+
+
+def test_retry_repeats_a_full_refresh_for_the_nodes_that_missed_it(tmp_path: Path) -> None:
+    # Appending without a filter duplicates every row: only a full refresh keeps one copy each.
+    inc = "{{ config(materialized='incremental') }} select * from {{ ref('a') }}"
+    root = write_project(tmp_path, {**FILES, **FIXED, "models/inc.sql": inc})
+    assert invoke(root, "run", "-s", "a inc").exit_code == 0
+    write_project(root, {"models/inc.sql": inc.replace("*", "*, missing")})
+    assert invoke(root, "run", "-s", "a inc", "--full-refresh").exit_code == 1
+    write_project(root, {"models/inc.sql": inc})
+
+    result = invoke(root, "retry")
+
+    assert result.exit_code == 0, result.output
+    assert query(root, "select * from main.inc") == [(1, 10)]
+    runs = query(root, "select invocation from _sqlml.runs order by started_at")
+    assert json.loads(runs[-1][0])["full_refresh"] is True
