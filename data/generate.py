@@ -52,6 +52,7 @@ PRE_WINDOW_SHARE = 0.6  # share of customers who signed up before the order wind
 BROWSE_SESSIONS_PER_ORDER = 1.4  # sessions that end without a purchase, per order
 SHIFT_ORDERS = 4  # --shifted: a day with this many times the usual orders
 SHIFT_QUANTITY = 3  # ... and every order line this many times the usual quantity
+SHIFT_TICKETS = 1.0  # ... and support flooded: this many tickets per customer in one day
 GZIP_MAX_ROWS = 100_000  # above this, --events-compression auto writes zstd: much faster
 TS_FMT = "%Y-%m-%dT%H:%M:%S"
 
@@ -1007,6 +1008,8 @@ def append_day(
         n_orders *= SHIFT_ORDERS
     n_new_customers = max(1, round(n_signups / 7))
     n_tickets = max(1, round(n_tickets / 7))
+    if shifted:  # a delivery outage: support hears from a good share of all customers at once
+        n_tickets = round(max_customer * SHIFT_TICKETS)
     max_item = con.execute(f"""
         select max(order_item_id) from read_csv('{out / "order_items.csv"}', header = true,
             columns = {{'order_item_id': 'bigint', 'order_id': 'bigint', 'product_id': 'bigint',
@@ -1189,7 +1192,8 @@ def main(argv: list[str] | None = None) -> int:
         "--shifted",
         action="store_true",
         help=f"with --append-day: a shifted day ({SHIFT_ORDERS}x the orders, each line "
-        f"{SHIFT_QUANTITY}x the quantity) that the example's monitors must catch",
+        f"{SHIFT_QUANTITY}x the quantity, {SHIFT_TICKETS:g} support ticket per customer) that "
+        "the example's monitors must catch",
     )
     args = parser.parse_args(argv)
     if args.shifted and not args.append_day:

@@ -25,7 +25,7 @@ from sqlml.compiler.mlnodes import (
     training_node,
     training_parents,
 )
-from sqlml.compiler.monitornodes import build_monitor_nodes
+from sqlml.compiler.monitornodes import build_monitor_nodes, with_scored_rows
 from sqlml.compiler.parallel import (
     COST_MS,
     Helper,
@@ -294,7 +294,7 @@ def _compile_nodes(
     for name in dag.order:
         parents = [nodes[p].fingerprint for p in depends[name]]
         if name in prebuilt:
-            node = prebuilt[name]
+            node = with_scored_rows(prebuilt[name], nodes)
             nodes[name] = replace(
                 node,
                 fingerprint=fingerprint(node.sql, node.config, [node.fingerprint, *parents])

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlml.compiler.render import PLACEHOLDER_RE, JinjaRenderer, RenderContext
 from sqlml.compiler.types import CompiledNode, Relation
-from sqlml.errors import GraphError, SqlmlError, did_you_mean
+from sqlml.errors import CompileError, GraphError, SqlmlError, did_you_mean
 from sqlml.monitor.spec import MonitorSpec
 from sqlml.project.types import Monitoring, NodeConfig, Project
 
@@ -102,6 +102,29 @@ def build_monitor_nodes(
             )
         )
     return nodes
+
+
+def with_scored_rows(node: CompiledNode, nodes: Mapping[str, CompiledNode]) -> CompiledNode:
+    """A monitor of the rows its model scores reads the scoring node's input query (keys,
+    as-of time and features named as in training), not the scores table: the relation it
+    watches becomes that query. Call once the scoring node is compiled."""
+    spec = node.spec
+    if not isinstance(spec, MonitorNode) or not spec.monitor.scored_rows or node.error:
+        return node
+    name = spec.monitor.relation
+    assert name is not None
+    scoring = nodes.get(name)
+    if scoring is None or scoring.error is not None or not scoring.sql:
+        error = CompileError(
+            f"monitor '{spec.monitor.name}' watches the rows '{name}' scores, which failed to "
+            "compile",
+            node=spec.monitor.name,
+            location=spec.monitor.location,
+            hint=f"fix the scoring section of '{spec.monitor.model}' first",
+        )
+        return replace(node, error=error, fingerprint="")
+    relations = {**spec.relations, name: f"(\n{scoring.sql}\n)"}
+    return replace(node, spec=replace(spec, relations=relations))
 
 
 def _render(

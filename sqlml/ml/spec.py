@@ -229,6 +229,7 @@ def load_spec(path: Path, display: str) -> MLSpec:
             metric=file.search.metric or metrics[0],
         )
     pre = file.preprocessing
+    scoring = _scoring(file, path.stem, relation, spine, fail)
     return MLSpec(
         name=path.stem,
         path=path,
@@ -259,16 +260,17 @@ def load_spec(path: Path, display: str) -> MLSpec:
         gates=gates,
         tags=tuple(file.tags),
         meta=dict(file.meta),
-        monitors=_monitors(file.monitors, path, display, file.owner),
-        scoring=_scoring(file, path.stem, relation, spine, fail),
+        monitors=_monitors(file.monitors, path, display, file.owner, scoring),
+        scoring=scoring,
     )
 
 
 def _monitors(
-    entries: list[dict[str, Any]], path: Path, display: str, owner: str
+    entries: list[dict[str, Any]], path: Path, display: str, owner: str, scoring: Scoring | None
 ) -> tuple[Any, ...]:
     """The spec's monitors, attached to its model and owner; names default to
-    ``<model>_<type>``."""
+    ``<model>_<type>``. Drift and quality monitors without a relation watch the rows the
+    scoring section scores."""
     from sqlml.monitor.spec import load_monitor
 
     return tuple(
@@ -280,6 +282,7 @@ def _monitors(
             model=path.stem,
             owner=owner,
             default_name=f"{path.stem}_{entry.get('type', 'monitor')}",
+            scoring=scoring.output if scoring is not None else None,
         )
         for i, entry in enumerate(entries)
     )

@@ -152,6 +152,7 @@ class MonitorSpec:
     returns: str = "metrics"
     sql: str | None = None
     sql_path: str | None = None
+    scored_rows: bool = False  # relation is the model's scoring node: watch the rows it scores
     on_failure: tuple[str, ...] = ("alert",)
     cooldown_hours: float = 24.0
     webhook: str | None = None
@@ -186,11 +187,14 @@ def load_monitor(
     default_name: str,
     sql: str | None = None,
     sql_path: str | None = None,
+    scoring: str | None = None,
 ) -> MonitorSpec:
     """Validate one monitor declaration (a mapping read from YAML) into a `MonitorSpec`.
 
     ``key_path`` locates it in its file (e.g. ``("monitors", 0)``) for error messages; ``model``
-    and ``owner`` come from the ML spec it is declared in.
+    and ``owner`` come from the ML spec it is declared in, ``scoring`` is that spec's scores
+    table: a drift or quality monitor without ``relation`` then watches the rows the model
+    scores (the scoring input with its features, named as in training).
     """
     from sqlml.monitor.monitorfile import MonitorFile
     from sqlml.project.yamlfile import key_location, validate
@@ -205,6 +209,9 @@ def load_monitor(
     name = file.name or default_name
     model = file.model or model
     relation = _reference(file.relation, fail, "relation") if file.relation else None
+    scored_rows = relation is None and scoring is not None and file.type in ("drift", "quality")
+    if scored_rows:
+        relation = scoring
     if file.type in ("drift", "prediction_drift", "quality") and model is None:
         raise fail(
             f"a {file.type} monitor watches an ML model",
@@ -234,7 +241,9 @@ def load_monitor(
         raise fail(
             f"say which rows the {file.type} monitor watches",
             "type",
-            hint="add relation: ref('...') (the rows scored, or the scores with their labels)",
+            hint="add relation: ref('...') (the rows scored, or the scores with their labels); "
+            "in an ML spec with a scoring: section, drift and quality monitors watch the rows "
+            "scored without one",
         )
     thresholds = {
         metric: _threshold(value, fail, "thresholds", metric)
@@ -274,6 +283,7 @@ def load_monitor(
         returns=file.returns,
         sql=sql,
         sql_path=sql_path,
+        scored_rows=scored_rows,
         on_failure=tuple(file.on_failure),
         cooldown_hours=file.cooldown_hours,
         webhook=file.webhook,

@@ -173,6 +173,8 @@ def test_a_new_day_of_data_records_customer_history(
     result = Context(shop).run()
 
     assert result.success
+    # A normal day: the churn model's drift monitor judges today's scored rows and passes.
+    assert {r.node: r.status for r in result.results}["churn_drift"] == "success"
     changes = _rows(
         shop,
         "select count(*), count(*) filter (where country_changed), "
@@ -205,12 +207,32 @@ def test_a_shifted_day_fails_the_monitors_alerts_and_shows_in_the_report(
     assert result.exit_code == 1
     assert "ERROR orders_volume" in result.output
     assert "ERROR daily_order_value" in result.output
+    # Support was flooded: the churn model's features drift, and it is retrained.
+    assert "ERROR churn_drift" in result.output
+    flagged = _rows(
+        shop,
+        "select distinct column_name from _sqlml.monitor_results "
+        "where monitor = 'churn_drift' and status = 'error'",
+    )
+    assert ("customer_support__tickets_to_date",) in flagged
+    assert ("customer_profile__country_code",) not in flagged
+    events = _rows(
+        shop,
+        "select decision, version_before, version_after from _sqlml.retrain_events "
+        "where model = 'churn' and monitor = 'churn_drift' order by requested_at",
+    )
+    assert events[0][0] == "requested"
+    # The retrained version went through the gates and the champion comparison.
+    assert events[1][0] in ("promoted", "not_promoted") and events[1][2] > events[1][1]
     alerts = _rows(shop, "select monitor, owner, severity from _sqlml.monitor_alerts order by 1")
     assert ("daily_order_value", "finance@shop.example", "error") in alerts
     assert ("orders_volume", "data-platform@shop.example", "error") in alerts
+    assert ("churn_drift", "growth-analytics", "error") in alerts
     report = Context(shop).report()
     text = report.read_text()
     assert "row_count_z" in text and "avg_order_total" in text
+    assert "churn_drift" in text and "customer_support__tickets_to_date" in text
+    assert events[1][0] in text
 
 
 def _rows(root: Path, sql: str) -> list[tuple[object, ...]]:

@@ -113,3 +113,57 @@ def test_a_monitor_in_an_ml_spec_is_checked_where_it_is_written(tmp_path):
         Context(root).ls()
     assert "ml/churn.yml" in str(caught.value)
     assert "monitors.1.type" in str(caught.value)
+
+
+SCORED = """
+    scoring:
+      output: churn_scores
+      input: ref('churn_now')
+      keys: [customer_id]
+    monitors:
+      - type: drift                   # no relation: the rows scoring feeds the model
+        metrics: [psi, ks, linf]
+"""
+NOW = """
+    select distinct customer_id, timestamp '2024-09-01' as as_of from {{ ref('orders') }}
+"""
+
+
+@pytest.mark.slow
+def test_a_drift_monitor_without_relation_watches_the_rows_the_model_scores(tmp_path):
+    spec = textwrap.dedent(FILES["ml/churn.yml"]).strip() + "\n" + textwrap.dedent(SCORED)
+    files = {**FILES, "models/churn_now.sql": NOW, "ml/churn.yml": spec}
+    root = write_project(tmp_path / "shop", files)
+    context = Context(root)
+    nodes = {n.name: n for n in context.ls()}
+    # It runs after the scores are written, so it sees what the champion scored.
+    assert set(nodes["churn_drift"].depends_on) == {"churn_scores", "churn"}
+
+    result = context.run()
+
+    status = {r.node: r.status for r in result.results}
+    assert status["churn_scores"] == "success"
+    assert status["churn_drift"] in ("success", "warn", "error")
+    judged = rows(
+        root,
+        "select column_name, metric, n_rows, relation from _sqlml.monitor_results "
+        "where monitor = 'churn_drift' order by 1, 2",
+    )
+    # The columns are named as in training; the window is every row scored.
+    assert {(c, m) for c, m, _, _ in judged} == {
+        ("customer_orders__amount", "psi"), ("customer_orders__amount", "ks"),
+        ("customer_orders__spend_to_date", "psi"), ("customer_orders__spend_to_date", "ks"),
+        ("customer_orders__channel", "psi"), ("customer_orders__channel", "linf"),
+    }  # fmt: skip
+    assert {n for _, _, n, _ in judged} == {40}
+    assert rows(root, "select count(*) from churn_scores") == [(40,)]
+    assert {r for *_, r in judged} == {"churn_scores"}
+
+
+def test_a_drift_monitor_needs_a_relation_when_its_model_does_not_score(tmp_path):
+    spec = textwrap.dedent(FILES["ml/churn.yml"]).strip() + "\nmonitors:\n  - type: drift\n"
+    root = write_project(tmp_path / "shop", {**FILES, "ml/churn.yml": spec})
+    with pytest.raises(Exception) as caught:
+        Context(root).ls()
+    assert "say which rows the drift monitor watches" in str(caught.value)
+    assert "scoring" in str(caught.value)
