@@ -29,6 +29,7 @@ from sqlml.ml import registry
 from sqlml.plan import Plan, WarehouseState, make_plan
 from sqlml.plan.intervals import naive_utc
 from sqlml.project import Project, load_project
+from sqlml.retraining import pending_retrains, retrain_on_request
 from sqlml.runner import Listener, RunResult, execute_plan
 from sqlml.runner import state as run_state
 from sqlml.runner.artifacts import write_manifest, write_run_results
@@ -525,7 +526,7 @@ class Context:
             if only is None and uses_state(select, exclude):
                 selected = self._select(compiled, dag, select, exclude, command, state.fingerprints)
             forced = selected if retrain else frozenset()
-            pending = self._pending_retrains(engine, compiled, command, selected)
+            pending = pending_retrains(engine, project, compiled, COMMANDS[command], selected)
             forced = forced | frozenset(pending)
             started = self.clock()
             plan = make_plan(
@@ -557,8 +558,16 @@ class Context:
                 listener=self.listener,
                 env=RunEnv(project.root, project.state_schema, run.run_id),
             )
-            results, plan = self._act_on_monitors(
-                engine, compiled, dag, command, run.run_id, results, plan, pending
+            results, plan = retrain_on_request(
+                engine,
+                project,
+                compiled,
+                dag,
+                COMMANDS[command],
+                run.run_id,
+                results,
+                plan,
+                pending,
             )
             run = RunResult(run.run_id, command, started, datetime.now(UTC), results)
             # One transaction (this thread's statements): a run killed while recording
@@ -569,68 +578,6 @@ class Context:
             engine.close()
         write_run_results(run, project.target_dir, project.name, project.target.name)
         return run
-
-    def _pending_retrains(
-        self, engine: Engine, compiled: CompiledProject, command: str, selected: frozenset[str]
-    ) -> dict[str, Any]:
-        """Training nodes a monitor asked to retrain in an earlier run (``retrain: next_run``)
-        that this run trains: node name -> the request."""
-        if self.project.monitoring.retrain != "next_run" or "training" not in COMMANDS[command]:
-            return {}
-        from sqlml.monitor.retrain import open_requests
-
-        requests = open_requests(engine, self.project.state_schema)
-        return {
-            r.model: r
-            for r in requests
-            if r.model in selected and compiled.nodes[r.model].kind == "training"
-        }
-
-    def _act_on_monitors(
-        self,
-        engine: Engine,
-        compiled: CompiledProject,
-        dag: DAG,
-        command: str,
-        run_id: str,
-        results: tuple[Any, ...],
-        plan: Plan,
-        pending: Mapping[str, Any],
-    ) -> tuple[tuple[Any, ...], Plan]:
-        """Retrain the models this run's monitors asked for (``retrain: same_run``), each
-        through its training node, forced: gates and the champion comparison decide whether
-        the new version is promoted. Record the outcome of every retraining, including those
-        of ``pending`` requests trained in this run's plan."""
-        from dataclasses import replace
-
-        from sqlml.monitor.retrain import open_requests, record_outcome
-
-        project = self.project
-        schema = project.state_schema
-        for result in results:
-            if result.node in pending:
-                record_outcome(engine, schema, pending[result.node], run_id=run_id,
-                               status=result.status, message=result.message)  # fmt: skip
-        if "monitor" not in COMMANDS[command] or project.monitoring.retrain != "same_run":
-            return results, plan
-        requests = {
-            r.model: r
-            for r in open_requests(engine, schema, run_id)
-            if r.model in compiled.nodes and compiled.nodes[r.model].kind == "training"
-        }
-        if not requests:
-            return results, plan
-        nodes = frozenset(requests)
-        state = run_state.read_state(engine, schema)
-        again = make_plan(compiled, dag, nodes, state, kinds={"training"}, retrain=nodes)
-        retrained = execute_plan(
-            again, engine, threads=1, errors=compiled.errors,
-            env=RunEnv(project.root, schema, run_id),
-        )  # fmt: skip
-        for result in retrained:
-            record_outcome(engine, schema, requests[result.node], run_id=run_id,
-                           status=result.status, message=result.message)  # fmt: skip
-        return (*results, *retrained), replace(plan, steps=(*plan.steps, *again.steps))
 
     @staticmethod
     def _select(
