@@ -90,9 +90,9 @@ def test_the_helper_did_part_of_the_work(tmp_path: Path, monkeypatch: pytest.Mon
         return original(item)
 
     monkeypatch.setattr(parallel, "parse", parse_here)
-    from sqlml.compiler import compile as compile_module
+    from sqlml.compiler import modelnodes
 
-    monkeypatch.setattr(compile_module, "parse", parse_here)
+    monkeypatch.setattr(modelnodes, "parse", parse_here)
 
     compiled = compile_with(root, monkeypatch, helper=True)
 
