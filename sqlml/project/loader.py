@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping, Set
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlml.errors import ConfigError, Location, did_you_mean
+from sqlml.project.files import file_stem, find_files, read_source, sort_paths
+from sqlml.project.folders import (
+    PROJECT_FILE,
+    check_folder_config,
+    folder_config,
+    merge_tags,
+    unused_folders,
+)
 from sqlml.project.inventory import (
     INVENTORY_FILE,
     Inventory,
@@ -33,8 +41,6 @@ from sqlml.project.yamlfile import key_location, read_text, read_yaml, validate
 
 if TYPE_CHECKING:
     from sqlml.ml.spec import MLSpec
-
-PROJECT_FILE = "project.yml"
 
 
 def load_project(
@@ -108,8 +114,8 @@ def _load(
         where = key_location(project_path, PROJECT_FILE, ["target"]) if not target else None
         raise ConfigError(f"unknown target '{target_name}'", location=where, hint=hint)
     target_spec = spec.targets[target_name]
-    folder_defaults = _check_folder_config(spec.models, project_path)
-    warnings = _unused_folders(folder_defaults, root, spec.paths.models, project_path, inventory)
+    folder_defaults = check_folder_config(spec.models, project_path)
+    warnings = unused_folders(folder_defaults, root, spec.paths.models, project_path, inventory)
 
     digest = hashlib.sha256(project_file)
     digest.update(repr(sorted((vars or {}).items())).encode())
@@ -120,9 +126,11 @@ def _load(
     folder_configs: dict[str, dict[str, Any]] = {}
     top = str(root)
     for models_dir in spec.paths.models:
-        found = _find(top, models_dir, (".sql", ".yml", ".yaml"), inventory, files_only={".sql"})
+        found = find_files(
+            top, models_dir, (".sql", ".yml", ".yaml"), inventory, files_only={".sql"}
+        )
         for rel in found[".sql"]:
-            name = _stem(rel)
+            name = file_stem(rel)
             if name in models:
                 raise ConfigError(
                     f"two models are named '{name}': {models[name].path} and {rel}",
@@ -134,21 +142,21 @@ def _load(
             if config is None:
                 # The folders below the models folder, as pathlib would split them.
                 below = Path(top, folder).relative_to(Path(top, models_dir)).parts
-                config = folder_configs[folder] = _folder_config(folder_defaults, below)
+                config = folder_configs[folder] = folder_config(folder_defaults, below)
             models[name] = ModelSource(
-                name=name, path=rel, sql=_read_source(top, rel, inventory), config=dict(config)
+                name=name, path=rel, sql=read_source(top, rel, inventory), config=dict(config)
             )
-        yml_paths += [root / rel for rel in _sorted(found[".yml"] + found[".yaml"])]
+        yml_paths += [root / rel for rel in sort_paths(found[".yml"] + found[".yaml"])]
     from sqlml.project.snapshots import find_snapshots, with_properties
 
-    snapshot_defaults = _check_folder_config(spec.snapshots, project_path, "snapshots")
+    snapshot_defaults = check_folder_config(spec.snapshots, project_path, "snapshots")
     found_snapshots, snapshot_ymls = find_snapshots(
         root, spec.paths.snapshots, snapshot_defaults, inventory
     )
     yml_paths += snapshot_ymls
     for seed_dir in spec.paths.seeds:  # seeds may be described next to their CSV files
-        found = _find(top, seed_dir, (".yml", ".yaml"), inventory)
-        yml_paths += [root / rel for rel in _sorted(found[".yml"] + found[".yaml"])]
+        found = find_files(top, seed_dir, (".yml", ".yaml"), inventory)
+        yml_paths += [root / rel for rel in sort_paths(found[".yml"] + found[".yaml"])]
     for yml_path in yml_paths:
         inventory.note(str(yml_path))
     properties = read_properties(root, yml_paths)
@@ -173,7 +181,7 @@ def _load(
 
     macros = []
     for macros_dir in spec.paths.macros:
-        for rel in _find(top, macros_dir, (".sql",), inventory)[".sql"]:
+        for rel in find_files(top, macros_dir, (".sql",), inventory)[".sql"]:
             inventory.note(top + "/" + rel)
             text = read_text(root / rel, rel)
             digest.update(text.encode())
@@ -224,16 +232,16 @@ def _ml_files(
     sql_files: dict[str, str] = {}
     view_yml: list[str] = []
     for folder in paths.features:
-        found = _find(top, folder, (".sql", ".yml", ".yaml"), inventory, files_only={".sql"})
+        found = find_files(top, folder, (".sql", ".yml", ".yaml"), inventory, files_only={".sql"})
         for rel in found[".sql"]:
-            sql_files[rel] = _read_source(top, rel, inventory)
-        view_yml += _sorted(found[".yml"] + found[".yaml"])
+            sql_files[rel] = read_source(top, rel, inventory)
+        view_yml += sort_paths(found[".yml"] + found[".yaml"])
     for rel in view_yml:
         inventory.note(top + "/" + rel)
     views = load_feature_views(root, sql_files, view_yml)
     spec_yml: list[str] = []
     for folder in paths.ml:
-        found = _find(top, folder, (".sql", ".yml", ".yaml"), inventory, files_only={".sql"})
+        found = find_files(top, folder, (".sql", ".yml", ".yaml"), inventory, files_only={".sql"})
         stems = {rel.rsplit(".", 1)[0] for rel in found[".yml"] + found[".yaml"]}
         for rel in found[".sql"]:
             if rel.removesuffix(".sql") not in stems:
@@ -243,10 +251,10 @@ def _ml_files(
                     hint=f"create {rel.removesuffix('.sql')}.yml (owner, target, task, "
                     "estimator), or move the file",
                 )
-        spec_yml += _sorted(found[".yml"] + found[".yaml"])
+        spec_yml += sort_paths(found[".yml"] + found[".yaml"])
     for rel in spec_yml:
         inventory.note(top + "/" + rel)
-    specs, queries = load_ml_specs(root, spec_yml, lambda rel: _read_source(top, rel, inventory))
+    specs, queries = load_ml_specs(root, spec_yml, lambda rel: read_source(top, rel, inventory))
     return views, specs, queries
 
 
@@ -268,8 +276,8 @@ def _seeds(
     """CSV files under the seed folders, with what properties files say about them."""
     found: dict[str, SeedSource] = {}
     for seed_dir in seed_dirs:
-        for rel in _find(str(root), seed_dir, (".csv",), inventory)[".csv"]:
-            name = _stem(rel)
+        for rel in find_files(str(root), seed_dir, (".csv",), inventory)[".csv"]:
+            name = file_stem(rel)
             if name in found:
                 raise ConfigError(
                     f"two seeds are named '{name}': {found[name].path} and {rel}",
@@ -320,9 +328,10 @@ def _singular_tests(root: Path, test_dirs: list[str], inventory: Inventory) -> l
     """SQL files returning failing rows, one test each."""
     tests = []
     for test_dir in test_dirs:
-        for rel in _find(str(root), test_dir, (".sql",), inventory, files_only={".sql"})[".sql"]:
-            sql = _read_source(str(root), rel, inventory)
-            tests.append(DataTest("", None, rel, sql=sql, name=_stem(rel)))
+        found = find_files(str(root), test_dir, (".sql",), inventory, files_only={".sql"})
+        for rel in found[".sql"]:
+            sql = read_source(str(root), rel, inventory)
+            tests.append(DataTest("", None, rel, sql=sql, name=file_stem(rel)))
     return tests
 
 
@@ -334,16 +343,16 @@ def _monitors(root: Path, dirs: list[str], inventory: Inventory) -> tuple[Any, .
     monitors: dict[str, Any] = {}
     top = str(root)
     for folder in dirs:
-        found = _find(top, folder, (".yml", ".yaml", ".sql"), inventory, files_only={".sql"})
+        found = find_files(top, folder, (".yml", ".yaml", ".sql"), inventory, files_only={".sql"})
         queries = {rel.rsplit(".", 1)[0]: rel for rel in found[".sql"]}
-        for rel in _sorted(found[".yml"] + found[".yaml"]):
+        for rel in sort_paths(found[".yml"] + found[".yaml"]):
             inventory.note(top + "/" + rel)
             stem = rel.rsplit(".", 1)[0]
             query = queries.pop(stem, None)
-            sql = _read_source(top, query, inventory) if query else None
+            sql = read_source(top, query, inventory) if query else None
             monitor = load_monitor(
                 read_yaml(root / rel, rel), path=root / rel, display=rel,
-                default_name=_stem(rel), sql=sql, sql_path=query,
+                default_name=file_stem(rel), sql=sql, sql_path=query,
             )  # fmt: skip
             if monitor.name in monitors:
                 raise ConfigError(
@@ -355,92 +364,17 @@ def _monitors(root: Path, dirs: list[str], inventory: Inventory) -> tuple[Any, .
             monitors[monitor.name] = monitor
         for stem, query in queries.items():
             raise ConfigError(
-                f"monitor query {query} has no {_stem(query)}.yml beside it",
+                f"monitor query {query} has no {file_stem(query)}.yml beside it",
                 location=Location(query),
                 hint=f"create {stem}.yml with type: custom and its thresholds",
             )
     return tuple(monitors[name] for name in sorted(monitors))
 
 
-def _find(
-    root: str,
-    folder: str,
-    suffixes: tuple[str, ...],
-    inventory: Inventory | None = None,
-    *,
-    files_only: Set[str] = frozenset(),
-) -> dict[str, list[str]]:
-    """Project-relative POSIX paths under ``root/folder`` ending in each of ``suffixes``.
-
-    What ``sorted(Path(root, folder).rglob("*" + suffix))`` finds, in the same order, without
-    a Path object per file (10,000 of them cost about half a second): symbolic links to
-    folders are not followed, unreadable folders are skipped, a missing folder finds nothing.
-    For the suffixes in ``files_only``, only files (or links to files) are kept. Every folder
-    listed is noted in ``inventory``.
-    """
-    found: dict[str, list[str]] = {suffix: [] for suffix in suffixes}
-    start = Path(root, folder)
-    prefix = start.relative_to(root).as_posix()
-    pending = [(str(start), "" if prefix == "." else prefix + "/")]
-    while pending:
-        directory, rel = pending.pop()
-        if inventory is not None:
-            inventory.note(directory)
-        try:
-            with os.scandir(directory) as entries:
-                listed = list(entries)
-        except (FileNotFoundError, NotADirectoryError, PermissionError):
-            continue
-        for entry in listed:
-            name = entry.name
-            for suffix in suffixes:
-                if name.endswith(suffix) and (suffix not in files_only or entry.is_file()):
-                    found[suffix].append(rel + name)
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    pending.append((entry.path, rel + name + "/"))
-            except OSError:
-                continue
-    return {suffix: _sorted(paths) for suffix, paths in found.items()}
-
-
-def _sorted(paths: list[str]) -> list[str]:
-    """In the order pathlib sorts paths: by component, so ``a/x`` comes before ``a-b/x``."""
-    return sorted(paths, key=lambda path: path.split("/"))
-
-
-def _stem(path: str) -> str:
-    """The file name without its last suffix, as ``Path.stem`` gives it."""
-    name = path.rpartition("/")[2]
-    dot = name.rfind(".")
-    return name[:dot] if 0 < dot < len(name) - 1 else name
-
-
-def _read_source(root: str, rel: str, inventory: Inventory) -> str:
-    """A source file's text, with line endings read as pathlib's ``read_text`` reads them."""
-    path = root + "/" + rel  # "/" works on Windows too
-    with open(path, "rb") as handle:
-        status = os.fstat(handle.fileno())  # noted before reading: a later change shows
-        inventory.stats[path] = (
-            status.st_mtime_ns,
-            status.st_ctime_ns,
-            status.st_size,
-            status.st_ino,
-        )
-        data = handle.read()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return read_text(Path(root, rel), rel)  # raises the error naming file and line
-    if "\r" in text:  # universal newlines, as text mode reads them
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text
-
-
 def _with_properties(model: ModelSource, entry: Any, display: str) -> ModelSource:
     config = dict(model.config)
     for key, value in entry.config.model_dump(by_alias=True, exclude_none=True).items():
-        config[key] = _merge_tags(config.get(key), value) if key == "tags" else value
+        config[key] = merge_tags(config.get(key), value) if key == "tags" else value
     return ModelSource(
         name=model.name,
         path=model.path,
@@ -450,107 +384,3 @@ def _with_properties(model: ModelSource, entry: Any, display: str) -> ModelSourc
         columns=tuple(Column(c.name, c.description, c.data_type) for c in entry.columns),
         properties_path=display,
     )
-
-
-def _check_folder_config(
-    tree: Mapping[str, Any], project_path: Path, top: str = "models"
-) -> Mapping[str, Any]:
-    """Validate a folder tree of project.yml (`models:` or `snapshots:`): `+key` entries are
-    config, others folders."""
-    from pydantic import BaseModel
-
-    from sqlml.project.schema import NodeConfigFile, SnapshotConfigFile
-
-    schema: type[BaseModel] = SnapshotConfigFile if top == "snapshots" else NodeConfigFile
-
-    def walk(node: Any, key_path: list[str]) -> None:
-        if not isinstance(node, Mapping):
-            raise ConfigError(
-                f"'{'.'.join(key_path)}' must be a mapping of folder names and +config keys",
-                location=key_location(project_path, PROJECT_FILE, key_path),
-            )
-        config = {k[1:]: v for k, v in node.items() if str(k).startswith("+")}
-        for key in config:
-            if key not in schema.model_fields and key != "schema":
-                raise ConfigError(
-                    f"unknown config key '{'.'.join([*key_path, '+' + key])}'",
-                    location=key_location(project_path, PROJECT_FILE, [*key_path, "+" + key]),
-                    hint=did_you_mean(
-                        "+" + key,
-                        [
-                            "+" + f.alias if f.alias else "+" + n
-                            for n, f in schema.model_fields.items()
-                        ],
-                    ),
-                )
-        validate(schema, config, project_path, PROJECT_FILE, prefix=key_path, key_prefix="+")
-        for key, value in node.items():
-            if not str(key).startswith("+"):
-                walk(value, [*key_path, str(key)])
-
-    walk(tree, [top])
-    return tree
-
-
-def _unused_folders(
-    tree: Mapping[str, Any],
-    root: Path,
-    models_dirs: list[str],
-    project_path: Path,
-    inventory: Inventory,
-) -> list[str]:
-    """Folder entries of the `models:` tree that match no folder: most likely a typo."""
-    warnings = []
-
-    def walk(node: Mapping[str, Any], folders: list[str]) -> None:
-        for key, value in node.items():
-            if str(key).startswith("+") or not isinstance(value, Mapping):
-                continue
-            path = [*folders, str(key)]
-            candidates = [(root / d).joinpath(*path) for d in models_dirs]
-            for candidate in candidates:
-                inventory.note(str(candidate))
-            if any(candidate.is_dir() for candidate in candidates):
-                walk(value, path)
-                continue
-            parent = [root / d / Path(*folders) for d in models_dirs]
-            for folder in parent:
-                inventory.note(str(folder))
-            siblings = [p.name for d in parent if d.is_dir() for p in d.iterdir() if p.is_dir()]
-            where = key_location(project_path, PROJECT_FILE, ["models", *path])
-            hint = did_you_mean(str(key), siblings)
-            warnings.append(
-                f"{where}: config for folder 'models.{'.'.join(path)}' matches no folder"
-                + (f"; {hint}" if hint else "")
-            )
-
-    walk(tree, [])
-    return warnings
-
-
-def _folder_config(tree: Mapping[str, Any], folders: tuple[str, ...]) -> dict[str, Any]:
-    """Collect `+key` defaults from the project root down the model's folders; deeper wins."""
-    config: dict[str, Any] = {}
-    node: Any = tree
-    for level in (None, *folders):
-        if level is not None:
-            node = node.get(level) if isinstance(node, Mapping) else None
-        if not isinstance(node, Mapping):
-            break
-        for key, value in node.items():
-            if str(key).startswith("+"):
-                name = key[1:]
-                config[name] = _merge_tags(config.get(name), value) if name == "tags" else value
-    return config
-
-
-def _merge_tags(existing: Any, new: Any) -> list[str]:
-    """Tags accumulate across levels, like dbt: a folder's tags plus the model's own."""
-    out: list[str] = []
-    for value in (existing, new):
-        if value is None:
-            continue
-        for tag in [value] if isinstance(value, str) else value:
-            if tag not in out:
-                out.append(tag)
-    return out

@@ -23,15 +23,16 @@ def find_snapshots(
 ) -> tuple[dict[str, ModelSource], list[Path]]:
     """The snapshot templates under ``folders`` with their folder defaults, and the
     properties files found beside them."""
-    from sqlml.project.loader import _find, _folder_config, _read_source, _sorted, _stem
+    from sqlml.project.files import file_stem, find_files, read_source, sort_paths
+    from sqlml.project.folders import folder_config
 
     top = str(root)
     found: dict[str, ModelSource] = {}
     yml_paths: list[Path] = []
     for folder in folders:
-        files = _find(top, folder, (".sql", ".yml", ".yaml"), inventory, files_only={".sql"})
+        files = find_files(top, folder, (".sql", ".yml", ".yaml"), inventory, files_only={".sql"})
         for rel in files[".sql"]:
-            name = _stem(rel)
+            name = file_stem(rel)
             if name in found:
                 raise ConfigError(
                     f"two snapshots are named '{name}': {found[name].path} and {rel}",
@@ -42,10 +43,10 @@ def find_snapshots(
             found[name] = ModelSource(
                 name=name,
                 path=rel,
-                sql=_read_source(top, rel, inventory),
-                config=_folder_config(defaults, below),
+                sql=read_source(top, rel, inventory),
+                config=folder_config(defaults, below),
             )
-        yml_paths += [root / rel for rel in _sorted(files[".yml"] + files[".yaml"])]
+        yml_paths += [root / rel for rel in sort_paths(files[".yml"] + files[".yaml"])]
     return found, yml_paths
 
 
@@ -58,7 +59,7 @@ def with_properties(
 ) -> tuple[ModelSource, ...]:
     """Lay each snapshot's properties entry over its folder defaults; check that no model or
     seed has its name (all three are read with ref())."""
-    from sqlml.project.loader import _merge_tags
+    from sqlml.project.folders import merge_tags
 
     for name, (entry, display, index) in properties.snapshots.items():
         if name not in snapshots:
@@ -71,7 +72,7 @@ def with_properties(
         snapshot = snapshots[name]
         config = dict(snapshot.config)
         for key, value in entry.config.model_dump(by_alias=True, exclude_none=True).items():
-            config[key] = _merge_tags(config.get(key), value) if key == "tags" else value
+            config[key] = merge_tags(config.get(key), value) if key == "tags" else value
         snapshots[name] = ModelSource(
             name=name,
             path=snapshot.path,

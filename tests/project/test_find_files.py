@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sqlml.project.loader import _find, _stem
+from sqlml.project.files import file_stem, find_files
 
 TREE = [
     "models/a.sql",
@@ -49,7 +49,9 @@ def test_finds_what_pathlib_finds_in_the_same_order(
     root: Path, folder: str, files_only: bool
 ) -> None:
     suffixes = (".sql", ".yml", ".yaml")
-    found = _find(str(root), folder, suffixes, files_only=set(suffixes) if files_only else set())
+    found = find_files(
+        str(root), folder, suffixes, files_only=set(suffixes) if files_only else set()
+    )
 
     for suffix in suffixes:
         assert found[suffix] == pathlib_finds(root, folder, suffix, files_only=files_only)
@@ -57,4 +59,4 @@ def test_finds_what_pathlib_finds_in_the_same_order(
 
 @pytest.mark.parametrize("name", ["a.sql", "a.b.sql", ".sql", "..sql", "a.", "plain", ".x.sql"])
 def test_stem_is_pathlibs(name: str) -> None:
-    assert _stem(f"models/{name}") == Path(name).stem
+    assert file_stem(f"models/{name}") == Path(name).stem
