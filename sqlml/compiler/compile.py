@@ -24,7 +24,7 @@ from sqlml.compiler.parallel import (
     Templates,
     fewer_collections,
 )
-from sqlml.compiler.render import recording_env_reads
+from sqlml.compiler.rendercontext import recording_env_reads
 from sqlml.compiler.scoringnodes import (
     check_output,
     scoring_node,

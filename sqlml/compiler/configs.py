@@ -149,7 +149,7 @@ def check_incremental(
     Batch bounds belong to time_range models; the key and event-time columns must be among
     the model's columns when those are known (no ``*`` in the select list).
     """
-    from sqlml.compiler.render import BATCH_END, BATCH_START
+    from sqlml.batch import BATCH_END, BATCH_START
 
     incremental = config.incremental
     uses_bounds = any(

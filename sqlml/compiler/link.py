@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import Mapping
 
-from sqlml.compiler.render import PLACEHOLDER_RE, THIS
+from sqlml.compiler.rendercontext import PLACEHOLDER_RE, THIS
 from sqlml.compiler.types import Parsed, Relation, Rendered
 from sqlml.errors import CompileError, GraphError, Location, did_you_mean, underline
 from sqlml.project.types import ModelSource, NodeConfig

@@ -11,7 +11,8 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from sqlml.compiler.render import PLACEHOLDER_RE, JinjaRenderer, RenderContext
+from sqlml.compiler.render import JinjaRenderer
+from sqlml.compiler.rendercontext import PLACEHOLDER_RE, RenderContext
 from sqlml.compiler.types import CompiledNode, Relation
 from sqlml.errors import CompileError, GraphError, SqlmlError, did_you_mean
 from sqlml.monitor.spec import MonitorSpec

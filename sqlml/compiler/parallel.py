@@ -24,7 +24,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlml.compiler.render import JinjaRenderer, RenderContext, render_fast
+from sqlml.compiler.fastrender import render_fast
+from sqlml.compiler.render import JinjaRenderer
+from sqlml.compiler.rendercontext import RenderContext
 from sqlml.compiler.sqlparse import parse_sql
 from sqlml.compiler.types import Rendered
 from sqlml.errors import SqlmlError

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlml.compiler.render import RenderContext, result
+from sqlml.compiler.rendercontext import RenderContext, result
 from sqlml.compiler.types import Rendered
 
 if TYPE_CHECKING:

@@ -7,8 +7,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from sqlml.compiler.fastrender import render_fast
 from sqlml.compiler.loads import seed_sql, source_sql
-from sqlml.compiler.render import JinjaRenderer, RenderContext, render_fast
+from sqlml.compiler.render import JinjaRenderer
+from sqlml.compiler.rendercontext import RenderContext
 from sqlml.compiler.types import CompiledNode, Relation
 from sqlml.errors import SqlmlError
 from sqlml.project.types import NodeConfig, Project, SeedSource, SourceTable

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlml.compiler import datatests
-from sqlml.compiler.render import PLACEHOLDER_RE, JinjaRenderer, RenderContext
+from sqlml.compiler.render import JinjaRenderer
+from sqlml.compiler.rendercontext import PLACEHOLDER_RE, RenderContext
 from sqlml.compiler.types import CompiledNode, Relation
 from sqlml.errors import CompileError, GraphError, SqlmlError, did_you_mean
 from sqlml.project.properties import entry_location

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlml.compiler.render import BATCH_END, BATCH_START
+from sqlml.batch import BATCH_END, BATCH_START
 from sqlml.compiler.types import Relation
 from sqlml.engine.base import Engine, Transaction
 from sqlml.errors import ExecutionError

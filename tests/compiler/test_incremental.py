@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from sqlml.compiler.render import BATCH_END, BATCH_START
+from sqlml.batch import BATCH_END, BATCH_START
 from sqlml.errors import Location
 from sqlml.project.types import IncrementalConfig
 from tests.compiler.conftest import CompileFiles

@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sqlml.compiler.render import JinjaRenderer, RenderContext, render_fast
+from sqlml.compiler.fastrender import render_fast
+from sqlml.compiler.render import JinjaRenderer
+from sqlml.compiler.rendercontext import RenderContext
 from sqlml.compiler.types import Rendered
 from sqlml.errors import CompileError, Location
 from tests.compiler.conftest import CompileFiles

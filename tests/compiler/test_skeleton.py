@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sqlml.compiler.render import JinjaRenderer, RenderContext
+from sqlml.compiler.render import JinjaRenderer
+from sqlml.compiler.rendercontext import RenderContext
 from sqlml.compiler.skeleton import skeleton
 from sqlml.compiler.types import Rendered
 from sqlml.errors import CompileError
