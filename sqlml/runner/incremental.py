@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlml.batch import BATCH_END, BATCH_START
-from sqlml.compiler.types import Relation
+from sqlml.batch import bind_batch, timestamp_literal
 from sqlml.engine.base import Engine, Transaction
 from sqlml.errors import ExecutionError
 from sqlml.plan.intervals import Interval, done_after
 from sqlml.plan.types import IncrementalStep, Step
 from sqlml.project.types import IncrementalConfig
+from sqlml.relation import Relation
 from sqlml.runner.columns import column_check
 from sqlml.runner.intervals import node_intervals, write_intervals
 from sqlml.runner.materializations import Outcome, RunEnv
@@ -152,7 +152,7 @@ def _time_range(engine: Engine, step: Step, incremental: IncrementalStep, env: R
     existing = step.existing
     for index, batch in enumerate(batches):
         fresh = incremental.full and index == 0
-        sql = _bounded(step.sql if fresh else incremental.sql, batch)
+        sql = bind_batch(step.sql if fresh else incremental.sql, *batch)
         with engine.transaction() as tx:
             if fresh:
                 if existing is not None:
@@ -179,20 +179,11 @@ def _time_range(engine: Engine, step: Step, incremental: IncrementalStep, env: R
     return rows
 
 
-def _bounded(sql: str, batch: Interval) -> str:
-    """The query with the batch's bounds in place of ``{{ start }}`` and ``{{ end }}``."""
-    return sql.replace(BATCH_START, _timestamp(batch[0])).replace(BATCH_END, _timestamp(batch[1]))
-
-
 def _range_filter(config: IncrementalConfig, prefix: str, batch: Interval) -> str:
     assert config.event_time is not None
     start, end = batch
     column = prefix + _q(config.event_time)
-    return f"{column} >= {_timestamp(start)} and {column} < {_timestamp(end)}"
-
-
-def _timestamp(moment: datetime) -> str:
-    return f"timestamp '{moment.isoformat(sep=' ')}'"
+    return f"{column} >= {timestamp_literal(start)} and {column} < {timestamp_literal(end)}"
 
 
 def _q(identifier: str) -> str:
