@@ -27,10 +27,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlml.compiler.types import CompiledNode, CompiledProject, Relation
+from sqlml.compiler.types import CompiledNode, CompiledProject
 from sqlml.graph import build_dag, select_nodes
 from sqlml.plan import WarehouseState, make_plan
 from sqlml.project.types import NodeConfig, Project, Target
+from sqlml.relation import Relation
 
 T0 = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
 

@@ -126,8 +126,8 @@ def floor(con: Any, onnx_bytes: bytes, rows: int) -> float:
 
 
 def sqlml_node(engine: Any, name: str) -> float:
-    from sqlml.compiler.types import Relation
     from sqlml.ml.scorestep import score_model
+    from sqlml.relation import Relation
 
     relation = Relation("main", "sqlml_scores")
     existing = "table" if ("main", "sqlml_scores") in engine.relations() else None

@@ -43,11 +43,12 @@ from sqlml.compiler.snapshot import (
 from sqlml.compiler.snapshot_config import SnapshotSpec, snapshot_config
 from sqlml.compiler.statics import static_nodes
 from sqlml.compiler.testnodes import TEST_CONFIG, build_test_nodes
-from sqlml.compiler.types import CompiledProject, Relation, Rendered
+from sqlml.compiler.types import CompiledProject, Rendered
 from sqlml.compiler.writer import CompiledFiles
 from sqlml.errors import GraphError, Location, SqlmlError
 from sqlml.graph.dag import build_dag
 from sqlml.project.types import ModelSource, NodeConfig, Project
+from sqlml.relation import Relation
 
 CACHE_FILE = ".cache/compile.pickle"
 

@@ -10,9 +10,10 @@ import re
 from collections.abc import Mapping
 
 from sqlml.compiler.rendercontext import PLACEHOLDER_RE, THIS
-from sqlml.compiler.types import Parsed, Relation, Rendered
+from sqlml.compiler.types import Parsed, Rendered
 from sqlml.errors import CompileError, GraphError, Location, did_you_mean, underline
 from sqlml.project.types import ModelSource, NodeConfig
+from sqlml.relation import Relation
 
 _TRAILING_SEMICOLONS = re.compile(r"[\s;]*;\s*$")
 _LEADING_WITH = re.compile(

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sqlml.compiler.types import CompiledNode, Relation
+from sqlml.compiler.types import CompiledNode
 from sqlml.errors import CompileError, ConfigError, GraphError, Location, SqlmlError, did_you_mean
 from sqlml.ml.pointintime import (
     FeatureView,
@@ -27,6 +27,7 @@ from sqlml.ml.pointintime import (
 from sqlml.ml.spec import MLSpec
 from sqlml.project.types import FeatureViewSource, ModelSource, NodeConfig, Project
 from sqlml.project.yamlfile import key_location
+from sqlml.relation import Relation
 
 TRAINING_MATERIALIZATION = "training"
 REGISTRY_TABLE = "model_versions"  # where a training node's versions land

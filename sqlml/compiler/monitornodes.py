@@ -13,10 +13,11 @@ from dataclasses import dataclass, replace
 
 from sqlml.compiler.render import JinjaRenderer
 from sqlml.compiler.rendercontext import PLACEHOLDER_RE, RenderContext
-from sqlml.compiler.types import CompiledNode, Relation
+from sqlml.compiler.types import CompiledNode
 from sqlml.errors import CompileError, GraphError, SqlmlError, did_you_mean
 from sqlml.monitor.spec import MonitorSpec
 from sqlml.project.types import Monitoring, NodeConfig, Project
+from sqlml.relation import Relation
 
 MONITOR_MATERIALIZATION = "monitor"
 

@@ -15,11 +15,12 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from sqlml.compiler.types import CompiledNode, Relation
+from sqlml.compiler.types import CompiledNode
 from sqlml.errors import CompileError, GraphError, SqlmlError, did_you_mean
 from sqlml.ml.pointintime import training_set_sql
 from sqlml.ml.spec import MLSpec
 from sqlml.project.types import NodeConfig, Project
+from sqlml.relation import Relation
 
 SCORING_MATERIALIZATION = "scoring"
 

@@ -11,9 +11,10 @@ from sqlml.compiler.fastrender import render_fast
 from sqlml.compiler.loads import seed_sql, source_sql
 from sqlml.compiler.render import JinjaRenderer
 from sqlml.compiler.rendercontext import RenderContext
-from sqlml.compiler.types import CompiledNode, Relation
+from sqlml.compiler.types import CompiledNode
 from sqlml.errors import SqlmlError
 from sqlml.project.types import NodeConfig, Project, SeedSource, SourceTable
+from sqlml.relation import Relation
 
 # How a source is landed, by loader: DuckDB reads files itself (a plain table build); the rest
 # go through a loader function in the runner; None means the table is already there.

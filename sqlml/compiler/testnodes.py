@@ -10,10 +10,11 @@ from typing import Any
 from sqlml.compiler import datatests
 from sqlml.compiler.render import JinjaRenderer
 from sqlml.compiler.rendercontext import PLACEHOLDER_RE, RenderContext
-from sqlml.compiler.types import CompiledNode, Relation
+from sqlml.compiler.types import CompiledNode
 from sqlml.errors import CompileError, GraphError, SqlmlError, did_you_mean
 from sqlml.project.properties import entry_location
 from sqlml.project.types import DataTest, NodeConfig, Project
+from sqlml.relation import Relation
 
 TEST_CONFIG = NodeConfig(materialized="test")
 _REFERENCE = re.compile(

@@ -9,29 +9,8 @@ from typing import Any
 from sqlml.errors import SqlmlError
 from sqlml.project.types import Column, NodeConfig, Project
 
-
-@dataclass(frozen=True)
-class Relation:
-    """A table or view in the warehouse.
-
-    ``database`` is the catalog; DuckDB names it after the database file. Relations are always
-    written fully qualified, so a schema named like the file is never ambiguous.
-    """
-
-    schema: str
-    name: str
-    database: str = ""
-
-    def __str__(self) -> str:
-        parts = (
-            (self.database, self.schema, self.name) if self.database else (self.schema, self.name)
-        )
-        return ".".join('"' + p.replace('"', '""') + '"' for p in parts)
-
-    @property
-    def display(self) -> str:
-        """``schema.name``, for people: the warehouse is named elsewhere in the output."""
-        return f"{self.schema}.{self.name}" if self.schema else self.name
+# Compiled nodes carry relations; the type itself is shared with the engine and the runner.
+from sqlml.relation import Relation as Relation
 
 
 @dataclass(frozen=True)

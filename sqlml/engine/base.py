@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlml.compiler.types import Relation
+from sqlml.relation import Relation
 
 # Called with the (name, type) columns of a freshly built table before it replaces the old one;
 # raises ExecutionError to keep the old one.

@@ -12,10 +12,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlml.compiler.types import Relation
 from sqlml.engine.base import Check
 from sqlml.engine.lock import WarehouseLock
 from sqlml.errors import ExecutionError
+from sqlml.relation import Relation
 
 _LINE = re.compile(r"\nLINE (\d+):")
 

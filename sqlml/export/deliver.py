@@ -22,12 +22,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlml.compiler.types import Relation
 from sqlml.engine.base import Engine
 from sqlml.errors import ExecutionError
 from sqlml.export.http import post_batch, shown
 from sqlml.export.spec import ExportSpec, FileTarget, HttpTarget
 from sqlml.plan.types import Step
+from sqlml.relation import Relation
 
 KEY = "__sqlml_key"
 HASH = "__sqlml_hash"

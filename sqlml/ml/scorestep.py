@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlml.compiler.types import Relation
 from sqlml.engine.base import Engine
 from sqlml.errors import ScoringError
 from sqlml.ml.registry import RegistryError, load_onnx, show_model
 from sqlml.ml.scoring import Stamp, score_query
 from sqlml.ml.signature import read_signature
+from sqlml.relation import Relation
 
 HASH_COLUMN = "input_hash"
 

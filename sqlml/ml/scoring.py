@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlml.compiler.types import Relation
 from sqlml.engine.base import Engine
 from sqlml.errors import ScoringError, SqlmlError
 from sqlml.ml.features import onnx_inputs, prepare_features
 from sqlml.ml.signature import Signature, check_columns, read_signature
+from sqlml.relation import Relation
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -155,7 +155,7 @@ def write_profile_from_arrow(
     run_id: str | None = None,
 ) -> Profile:
     """Like `write_profile`, from an Arrow table (e.g. training rows with their predictions)."""
-    from sqlml.compiler.types import Relation
+    from sqlml.relation import Relation
 
     ensure_profile_tables(engine, schema)
     scratch = Relation(schema, f"profile_scratch_{uuid.uuid4().hex[:12]}")

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlml.compiler.types import Relation
 from sqlml.project.types import Column, IncrementalConfig
+from sqlml.relation import Relation
 
 
 @dataclass(frozen=True)

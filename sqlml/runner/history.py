@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlml.compiler.types import Relation
 from sqlml.engine.base import Engine
+from sqlml.relation import Relation
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlml.compiler.snapshot_config import SnapshotSpec
-from sqlml.compiler.types import Relation
+from sqlml.relation import Relation
 
 STAGE = '"__sqlml_snapshot_source"'
 CHANGES = '"__sqlml_snapshot_changes"'

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from sqlml.compiler import Relation
 from sqlml.compiler.sqlparse import parse_sql
 from sqlml.errors import CompileError, GraphError, Location, SqlmlError
 from sqlml.project import NodeConfig
+from sqlml.relation import Relation
 from tests.compiler.conftest import CompileFiles
 
 

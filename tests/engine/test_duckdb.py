@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from sqlml.compiler.types import Relation
 from sqlml.engine import Engine, connect
 from sqlml.engine.duckdb import DuckDBEngine
 from sqlml.errors import ExecutionError
+from sqlml.relation import Relation
 from tests.runner.helpers import held_open
 
 T = Relation("main", "t")

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sqlml.compiler.types import Relation
 from sqlml.engine import Engine, connect
 from sqlml.errors import ScoringError
 from sqlml.ml.onnx_export import export_onnx
@@ -16,6 +15,7 @@ from sqlml.ml.registry import promote, register_version
 from sqlml.ml.scorestep import score_model
 from sqlml.ml.scoring import make_session, score_batch
 from sqlml.ml.signature import read_signature
+from sqlml.relation import Relation
 from tests.ml.helpers import customers, trained
 
 CUSTOMERS = "features:\n  exclude: [customer_id, signup_date, snapshot_month]\n"

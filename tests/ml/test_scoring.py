@@ -12,13 +12,13 @@ import onnxruntime as ort
 import pyarrow as pa
 import pytest
 
-from sqlml.compiler.types import Relation
 from sqlml.engine import Engine, connect
 from sqlml.errors import ScoringError
 from sqlml.ml.features import onnx_inputs, prepare_features
 from sqlml.ml.onnx_export import export_onnx
 from sqlml.ml.scoring import Stamp, score_query
 from sqlml.ml.signature import read_signature
+from sqlml.relation import Relation
 from tests.ml.helpers import customers, diabetes, trained
 
 CUSTOMERS = "features:\n  exclude: [customer_id, signup_date, snapshot_month]\n"

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sqlml.compiler import CompiledProject, compile_project
-from sqlml.compiler.types import Relation
 from sqlml.graph import build_dag, select_nodes
 from sqlml.plan import Plan, WarehouseState, make_plan
 from sqlml.project import load_project
+from sqlml.relation import Relation
 from tests.projectfactory import MINIMAL_PROJECT, write_project
 
 # a -> e (ephemeral) -> c, and b -> c; d reads a directly.

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from sqlml import Context
-from sqlml.compiler.types import Relation
 from sqlml.engine import connect
 from sqlml.errors import CompileError, Location
 from sqlml.plan import Plan, Step
+from sqlml.relation import Relation
 from sqlml.runner import execute_plan
 from sqlml.runner.types import NodeResult
 from tests.projectfactory import MINIMAL_PROJECT, write_project

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from sqlml.compiler.snapshot_config import SnapshotSpec
-from sqlml.compiler.types import Relation
+from sqlml.relation import Relation
 from sqlml.runner import snapshot_sql as sql
 
 GOLDEN = Path(__file__).parent / "snapshot_golden"
