@@ -19,6 +19,7 @@ demo: $(BIN)/.installed
 	$(BIN)/sqlml freshness
 	$(BIN)/sqlml ls -s tag:marts
 	$(BIN)/sqlml models list
+	$(BIN)/sqlml report
 
 test: lint unit
 

@@ -17,21 +17,37 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 WEBHOOK_TIMEOUT_S = 10.0
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def webhook_target(url: str) -> tuple[str | None, str | None]:
+    """``url`` with each ``${VAR}`` read from the environment: ``(target, None)``, or
+    ``(None, why)`` when a variable it names is unset or empty, so a project can name its
+    webhook in an environment variable and run without one (the alert is then only recorded).
+    """
+    unset = [name for name in _VARIABLE.findall(url) if not os.environ.get(name)]
+    if unset:
+        return None, f"not sent: {', '.join(dict.fromkeys(unset))} not set"
+    return _VARIABLE.sub(lambda m: os.environ[m.group(1)], url).strip(), None
 
 
 def post_webhook(url: str, payload: dict[str, Any], *, timeout: float = WEBHOOK_TIMEOUT_S) -> str:
     """POST ``payload`` as JSON to ``url`` (``${VAR}`` in it read from the environment).
 
-    Returns what happened, for the alerts table: ``"200"`` (the HTTP status) or ``"error: ..."``.
-    Never raises: an unreachable webhook must not stop the run or lose the recorded alert.
+    Returns what happened, for the alerts table: ``"200"`` (the HTTP status), ``"error: ..."``,
+    or ``"not sent: VAR not set"`` (see `webhook_target`). Never raises: an unreachable webhook
+    must not stop the run or lose the recorded alert.
     """
-    target = os.path.expandvars(url)
+    target, why = webhook_target(url)
+    if target is None:
+        return why or "not sent"
     body = json.dumps(payload, default=str).encode()
     request = urllib.request.Request(
         target,

@@ -26,6 +26,7 @@ from sqlml.monitor.drift import (
 from sqlml.monitor.history import MetricResult
 from sqlml.monitor.performance import HIGHER_IS_BETTER, window_performance
 from sqlml.monitor.profile import ColumnProfile, Profile, read_profile
+from sqlml.monitor.reference import empty_window, frozen_column, reference_profile
 from sqlml.monitor.spec import MonitorSpec, Threshold, performance_threshold
 from sqlml.monitor.sqltext import quote
 
@@ -104,17 +105,28 @@ def window_rows(
 
 
 def check_drift(env: MonitorEnv, monitor: MonitorSpec, watched: Watched) -> Checked:
-    profile = _profile(env, monitor, watched)
+    training = _profile(env, monitor, watched)
     rows, start, end = window_rows(env, monitor)
     present = {c.lower(): t for c, t in _columns(env.engine, rows)}
-    wanted = _columns_to_watch(monitor, profile, "feature")
+    wanted = _columns_to_watch(monitor, training, "feature")
     metrics: list[MetricResult] = [_schema_metric(monitor, wanted, present)]
+    # A first-window reference freezes every feature the window has, so columns added to the
+    # monitor later can still be compared with it.
+    features = [
+        c for c in training.columns.values() if c.role == "feature" and c.name.lower() in present
+    ]
+    profile = reference_profile(
+        env.engine, env.state_schema, env.run_id, monitor, training, rows, features
+    )
+    if profile is None:
+        return Checked((empty_window(start, end),), (), monitor.relation)
     drifts = []
     for column in wanted:
         if column.name.lower() not in present:
             continue
+        reference = frozen_column(monitor, profile, column.name)
         drift = column_drift(
-            env.engine, env.state_schema, profile.profile, profile.version, column, rows
+            env.engine, env.state_schema, profile.profile, profile.version, reference, rows
         )
         drifts.append(drift)
         names = monitor.metrics or (
@@ -129,22 +141,27 @@ def check_drift(env: MonitorEnv, monitor: MonitorSpec, watched: Watched) -> Chec
 
 
 def check_prediction_drift(env: MonitorEnv, monitor: MonitorSpec, watched: Watched) -> Checked:
-    profile = _profile(env, monitor, watched)
-    predictions = [c for c in profile.columns.values() if c.role == "prediction"]
+    training = _profile(env, monitor, watched)
+    predictions = [c for c in training.columns.values() if c.role == "prediction"]
     if not predictions:
         raise ExecutionError(
-            f"the profile of {profile.profile} version {profile.version} has no prediction",
+            f"the profile of {training.profile} version {training.version} has no prediction",
             node=monitor.name,
             location=monitor.location,
             hint="retrain the model: its training writes the prediction's profile",
         )
-    reference = predictions[0]
     rows, start, end = window_rows(env, monitor)
-    column = monitor.column or reference.name
+    column = monitor.column or predictions[0].name
+    current = f"select {quote(column)} as {quote(predictions[0].name)} from ({rows})"
+    profile = reference_profile(
+        env.engine, env.state_schema, env.run_id, monitor, training, current, predictions[:1]
+    )
+    if profile is None:
+        return Checked((empty_window(start, end),), (), monitor.relation)
+    reference = frozen_column(monitor, profile, predictions[0].name)
     drift = column_drift(
-        env.engine, env.state_schema, profile.profile, profile.version, reference,
-        f"select {quote(column)} as {quote(reference.name)} from ({rows})",
-    )  # fmt: skip
+        env.engine, env.state_schema, profile.profile, profile.version, reference, current
+    )
     names = monitor.metrics or (
         NUMERIC_METRICS if reference.kind == "numeric" else CATEGORICAL_METRICS
     )

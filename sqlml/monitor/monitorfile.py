@@ -47,6 +47,8 @@ class MonitorFile(_Strict):
     timestamp: str | None = None  # the column that places rows in time
     window: str | None = None  # the latest window tested, e.g. "1 day"; default all rows
     columns: list[str] | None = None  # drift/quality: default every profiled feature
+    # drift/prediction_drift/quality: what the window is compared with (see docs/monitoring.md)
+    reference: Literal["training", "first_window"] = "training"
     column: str | None = None  # prediction_drift: the prediction column of `relation`
     metrics: list[str] | None = None
     thresholds: dict[str, ThresholdFile | float | str] = {}

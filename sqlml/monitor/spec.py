@@ -99,6 +99,11 @@ DEFAULT_THRESHOLDS: Mapping[str, Threshold] = {
     "failing_rows": _t(None, "> 0"),
 }
 RELATIVE_PERFORMANCE = {"warn": 0.05, "error": 0.10}  # worse than holdout by this share
+# What a drift, prediction drift or quality monitor compares its window with: the rows the
+# model version was trained on (profiled at training time), or the first window the monitor
+# judged for that version (profiled then, and frozen).
+REFERENCES = ("training", "first_window")
+DISTRIBUTION_TYPES = ("drift", "prediction_drift", "quality")
 
 
 def performance_threshold(metric: str, holdout: float | None, higher_is_better: bool) -> Threshold:
@@ -144,6 +149,7 @@ class MonitorSpec:
     window: str | None = None
     columns: tuple[str, ...] | None = None
     column: str | None = None
+    reference: str = "training"
     metrics: tuple[str, ...] | None = None
     thresholds: Mapping[str, Threshold] = field(default_factory=dict)
     history: int = 28
@@ -225,6 +231,12 @@ def load_monitor(
             "type",
             hint="e.g. relation: ref('fct_orders') and timestamp: ordered_at",
         )
+    if file.reference != "training" and file.type not in DISTRIBUTION_TYPES:
+        raise fail(
+            f"a {file.type} monitor has no reference profile to choose",
+            "reference",
+            hint="reference: applies to drift, prediction_drift and quality monitors; remove it",
+        )
     if file.type == "performance" and file.performance is None:
         raise fail(
             "a performance monitor needs a performance: section",
@@ -275,6 +287,7 @@ def load_monitor(
         window=_window(file.window, fail) if file.window else None,
         columns=tuple(file.columns) if file.columns is not None else None,
         column=file.column,
+        reference=file.reference,
         metrics=tuple(file.metrics) if file.metrics is not None else None,
         thresholds=thresholds,
         history=file.history,

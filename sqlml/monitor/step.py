@@ -37,8 +37,10 @@ def monitor_step(
     )  # fmt: skip
     result = run_monitor(env, node.monitor, settings)
     message = f"{result.status}: {result.summary()}"
-    if result.alert:
-        message += f"; alert sent ({result.alert})"
+    if result.alert == "recorded":
+        message += "; alert recorded"
+    elif result.alert:
+        message += f"; alert recorded, webhook: {result.alert}"
     if result.retrain:
         message += f"; retraining {result.retrain}"
     if result.fails(settings.fail_on):

@@ -12,9 +12,15 @@ from click.testing import CliRunner
 
 from sqlml import Context
 from sqlml.cli.main import cli
+from tests.monitor.helpers import webhook_server
 from tests.runner.helpers import query
 
 ROOT = Path(__file__).resolve().parents[2]
+SUPPORT = {
+    "customer_support__tickets_to_date",
+    "customer_support__high_priority_tickets_to_date",
+    "customer_support__last_ticket_category",
+}
 PROJECT_FILES = [
     "project.yml",
     "models",
@@ -170,11 +176,26 @@ def test_a_new_day_of_data_records_customer_history(
         capture_output=True,
     )
 
-    result = Context(shop).run()
+    with webhook_server() as hook:
+        monkeypatch.setenv("SQLML_ALERT_WEBHOOK", hook.url)
+        result = Context(shop).run()
 
     assert result.success
-    # A normal day: the churn model's drift monitor judges today's scored rows and passes.
-    assert {r.node: r.status for r in result.results}["churn_drift"] == "success"
+    # A normal day: every monitor passes, so the webhook hears nothing. The churn monitors
+    # judge today's scored rows and scores against the first day's (frozen at the build).
+    statuses = {r.node: r.status for r in result.results if r.kind == "monitor"}
+    assert statuses == dict.fromkeys(
+        ["orders_volume", "daily_order_value", "churn_drift", "churn_prediction_drift"], "success"
+    )
+    assert hook.received == []
+    assert _rows(shop, "select count(*) from _sqlml.monitor_alerts") == [(0,)]
+    churn = _rows(
+        shop,
+        "select count(distinct column_name), max(value) from _sqlml.monitor_results "
+        "where monitor = 'churn_drift' and run_id = ?",
+        [result.run_id],
+    )
+    assert churn[0][0] == 12 and churn[0][1] < 0.1  # every feature of the model, all quiet
     changes = _rows(
         shop,
         "select count(*), count(*) filter (where country_changed), "
@@ -202,20 +223,50 @@ def test_a_shifted_day_fails_the_monitors_alerts_and_shows_in_the_report(
     subprocess.run([*generate, "--append-day", "--shifted", "--seed", "42"], check=True,
                    capture_output=True)  # fmt: skip
 
-    result = CliRunner().invoke(cli, ["run", "--project-dir", str(shop)], prog_name="sqlml")
+    with webhook_server() as hook:
+        monkeypatch.setenv("SQLML_ALERT_WEBHOOK", hook.url)
+        result = CliRunner().invoke(cli, ["run", "--project-dir", str(shop)], prog_name="sqlml")
 
     assert result.exit_code == 1
     assert "ERROR orders_volume" in result.output
     assert "ERROR daily_order_value" in result.output
-    # Support was flooded: the churn model's features drift, and it is retrained.
+    # Support was flooded: exactly the support features drift, and the model is retrained.
     assert "ERROR churn_drift" in result.output
     flagged = _rows(
         shop,
-        "select distinct column_name from _sqlml.monitor_results "
-        "where monitor = 'churn_drift' and status = 'error'",
+        "select distinct column_name, status from _sqlml.monitor_results "
+        "where monitor = 'churn_drift' and status in ('warn', 'error')",
     )
-    assert ("customer_support__tickets_to_date",) in flagged
-    assert ("customer_profile__country_code",) not in flagged
+    assert {column for column, status in flagged if status == "error"} == SUPPORT
+    assert {column for column, _ in flagged} == SUPPORT
+    # The churn probability hardly moves: the model leans little on support tickets.
+    assert "OK    churn_prediction_drift" in result.output
+    # Each failing monitor called the webhook once, with the owner, the model and its figures.
+    calls = {call["monitor"]: call for call in hook.received}
+    assert len(hook.received) == 3
+    assert set(calls) == {"orders_volume", "daily_order_value", "churn_drift"}
+    churn = calls["churn_drift"]
+    # The champion the day began with: the normal day's data retrained and promoted it (the
+    # example's customer profile changes rewrite training rows), and froze its first window.
+    champion = _rows(
+        shop,
+        "select a.version, min(p.run_id) from _sqlml.model_aliases a join _sqlml.reference_profiles"
+        " p on p.version = a.version and p.profile = 'churn_drift' where a.model = 'churn' and "
+        "a.alias = 'champion' group by all",
+    )
+    assert champion and champion[0][1] != churn["run_id"]  # frozen before the shifted day
+    assert (churn["model"], churn["owner"]) == ("churn", "growth-analytics")
+    assert churn["version"] == champion[0][0]
+    assert (churn["type"], churn["severity"], churn["event"]) == (
+        "drift", "error", "sqlml.monitor.alert",
+    )  # fmt: skip
+    assert {m["column"] for m in churn["metrics"]} == SUPPORT
+    assert {m["column"] for m in churn["metrics"] if m["status"] == "error"} == SUPPORT
+    psi = {m["column"]: m["value"] for m in churn["metrics"] if m["metric"] == "psi"}
+    assert psi["customer_support__tickets_to_date"] > 0.25
+    assert calls["orders_volume"]["owner"] == "data-platform@shop.example"
+    assert calls["orders_volume"]["model"] is None
+    assert {m["metric"] for m in calls["daily_order_value"]["metrics"]} >= {"avg_order_total"}
     events = _rows(
         shop,
         "select decision, version_before, version_after from _sqlml.retrain_events "
@@ -224,19 +275,24 @@ def test_a_shifted_day_fails_the_monitors_alerts_and_shows_in_the_report(
     assert events[0][0] == "requested"
     # The retrained version went through the gates and the champion comparison.
     assert events[1][0] in ("promoted", "not_promoted") and events[1][2] > events[1][1]
-    alerts = _rows(shop, "select monitor, owner, severity from _sqlml.monitor_alerts order by 1")
-    assert ("daily_order_value", "finance@shop.example", "error") in alerts
-    assert ("orders_volume", "data-platform@shop.example", "error") in alerts
-    assert ("churn_drift", "growth-analytics", "error") in alerts
+    alerts = _rows(
+        shop, "select monitor, owner, severity, webhook_status from _sqlml.monitor_alerts"
+    )
+    assert sorted(alerts) == [
+        ("churn_drift", "growth-analytics", "error", "200"),
+        ("daily_order_value", "finance@shop.example", "error", "200"),
+        ("orders_volume", "data-platform@shop.example", "error", "200"),
+    ]
     report = Context(shop).report()
     text = report.read_text()
     assert "row_count_z" in text and "avg_order_total" in text
     assert "churn_drift" in text and "customer_support__tickets_to_date" in text
+    assert "churn_prediction_drift" in text
     assert events[1][0] in text
 
 
-def _rows(root: Path, sql: str) -> list[tuple[object, ...]]:
+def _rows(root: Path, sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
     import duckdb
 
     with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as connection:
-        return connection.execute(sql).fetchall()
+        return connection.execute(sql, params).fetchall()

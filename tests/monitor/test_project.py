@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from sqlml.cli.main import cli
 from sqlml.context import Context
 from tests.projectfactory import write_project
+from tests.runner.helpers import query
 
 from .helpers import webhook_server
 
@@ -130,3 +131,39 @@ def test_a_monitor_of_an_unknown_model_fails_alone(tmp_path):
     assert "watches unknown node 'ordres'" in statuses["ghost"].message
     assert "did you mean 'orders'?" in statuses["ghost"].message
     assert statuses["daily"].status == "success"
+
+
+def test_a_reference_on_a_volume_monitor_is_a_config_error_at_its_line(tmp_path):
+    volume = "type: volume\nrelation: ref('orders')\ntimestamp: day\nreference: first_window\n"
+    root = write_project(tmp_path, {**FILES, "monitors/orders_volume.yml": volume})
+    result = invoke(root, "ls")
+    assert result.exit_code == 2
+    assert "monitors/orders_volume.yml:4:1: a volume monitor has no reference profile" in (
+        result.output
+    )
+    assert "applies to drift, prediction_drift and quality monitors" in result.output
+
+
+def test_an_unknown_reference_is_a_config_error_naming_the_choices(tmp_path):
+    drift = "type: drift\nmodel: churn\nrelation: ref('orders')\nreference: last_week\n"
+    root = write_project(tmp_path, {**FILES, "monitors/orders_drift.yml": drift})
+    result = invoke(root, "ls")
+    assert result.exit_code == 2
+    assert "monitors/orders_drift.yml:4" in result.output
+    assert "'training'" in result.output and "'first_window'" in result.output
+
+
+def test_a_webhook_named_by_an_unset_variable_records_the_alert_without_a_call(
+    tmp_path, monkeypatch
+):
+    project = "name: demo\nmonitoring:\n  webhook: ${SQLML_TEST_HOOK}\n"
+    root = write_project(tmp_path, {**FILES, "project.yml": project})
+    monkeypatch.delenv("SQLML_TEST_HOOK", raising=False)
+    Context(root).run()
+    with webhook_server() as hook:
+        monkeypatch.setenv("SQLML_TEST_HOOK", hook.url)
+        Context(root).run(["avg_amount"])
+    assert [p["monitor"] for p in hook.received] == ["avg_amount"]
+    alerts = query(root, "select webhook, webhook_status from _sqlml.monitor_alerts order by 1")
+    assert sorted(status for _, status in alerts) == ["200", "not sent: SQLML_TEST_HOOK not set"]
+    assert {url for url, _ in alerts} == {"${SQLML_TEST_HOOK}"}

@@ -188,3 +188,55 @@ def test_performance_per_window_with_relative_thresholds(engine, tmp_path):
     assert len(windows) == 28  # the default history keeps the newest 28 windows
     accuracy = [m for m in result.metrics if m.metric == "accuracy"]
     assert all(m.status == "error" and m.n_rows == 100 for m in accuracy)
+
+
+def test_a_first_window_reference_is_frozen_once_and_judges_later_windows(engine, tmp_path):
+    first = monitor(tmp_path, {**DRIFT, "reference": "first_window"})
+    result = run_monitor(env(engine), first)
+    # The first window is its own reference: every figure is 0.
+    assert result.status == "pass"
+    assert {m.value for m in result.metrics if m.metric in ("psi", "ks", "linf")} == {0.0}
+    frozen = (
+        f"select version, run_id, sum(n) from {S}.reference_profiles where profile = ? group by all"
+    )
+    assert engine.execute(frozen, ["churn_drift"]) == [(1, "run1", 200)]
+    # The next day is like the first: it passes. A shifted day fails against the frozen window.
+    engine.execute(
+        "insert into features select date '2025-01-31', i % 100, case when i % 3 = 0 then 'b' "
+        "else 'a' end, 0, 0.5 from range(3000, 3100) t(i)"
+    )
+    assert run_monitor(env(engine, "run2"), first).status == "pass"
+    engine.execute(
+        "insert into features select date '2025-02-01', 500 + i, 'c', 0, 0.9 from range(100) t(i)"
+    )
+    shifted = run_monitor(env(engine, "run3"), first)
+    assert shifted.status == "error"
+    assert {(m.metric, m.column) for m in shifted.flagged} >= {("psi", "tenure"), ("linf", "plan")}
+    assert engine.execute(frozen, ["churn_drift"]) == [(1, "run1", 200)]
+
+
+def test_a_first_window_prediction_reference_compares_scores_with_the_first_scores(
+    engine, tmp_path
+):
+    write_profile(
+        engine, S, profile="churn", version=1,
+        source_sql="select *, probability as prediction from main.features",
+        columns=[ProfileColumn("tenure", "numeric"),
+                 ProfileColumn("prediction", "numeric", "prediction")],
+    )  # fmt: skip
+    engine.execute("create table scores as select * from features")
+    scores = {"type": "prediction_drift", "relation": "ref('scores')", "column": "probability",
+              "timestamp": "day", "window": "1 day", "reference": "first_window"}  # fmt: skip
+    watch = monitor(tmp_path, scores)
+    environment = MonitorEnv(
+        engine, S, "run1", datetime(2025, 2, 1, tzinfo=UTC), {"scores": "main.scores"}
+    )
+    assert run_monitor(environment, watch).status == "pass"
+    engine.execute(
+        "insert into scores select date '2025-01-31', 1, 'a', 0, 0.99 from range(100) t(i)"
+    )
+    result = run_monitor(environment, watch)
+    assert result.status == "error"
+    assert {m.column for m in result.flagged} == {"prediction"}
+    frozen = f"select column_name, role from {S}.reference_profiles where profile = ?"
+    assert engine.execute(frozen, ["churn_prediction_drift"]) == [("prediction", "prediction")]
