@@ -540,12 +540,9 @@ class Context:
                 ignore_schedules=ignore_schedules,
                 **_options(refresh),
             )
-            # predict_<model>(...) in the SQL to run: the champions, registered as functions
-            from sqlml.ml.udf import register_champions
-
-            register_champions(engine, project.state_schema, (s.sql for s in plan.steps))
             run = RunResult(uuid.uuid4().hex, command, started, started, ())
             from sqlml import __version__
+            from sqlml.ml.udf import RunFunctions
 
             run_state.record_run_start(
                 engine, project.state_schema, run, project.target.name, __version__, invocation
@@ -556,7 +553,13 @@ class Context:
                 threads=threads or project.target.threads or os.cpu_count() or 1,
                 errors=compiled.errors,
                 listener=self.listener,
-                env=RunEnv(project.root, project.state_schema, run.run_id),
+                env=RunEnv(
+                    project.root,
+                    project.state_schema,
+                    run.run_id,
+                    # predict_<model>(...): the champions, registered as SQL functions
+                    prepare=RunFunctions.of(compiled).prepare,
+                ),
             )
             results, plan = retrain_on_request(
                 engine,

@@ -47,6 +47,7 @@ from sqlml.compiler.types import CompiledProject, Rendered
 from sqlml.compiler.writer import CompiledFiles
 from sqlml.errors import GraphError, Location, SqlmlError
 from sqlml.graph.dag import build_dag
+from sqlml.ml.spec import function_name
 from sqlml.project.types import ModelSource, NodeConfig, Project
 from sqlml.relation import Relation
 
@@ -217,6 +218,9 @@ def _compile_nodes(
         name: tuple(dict.fromkeys(c.node for c in result.refs if c.node in relations))
         for name, result in rendered.items()
     }
+    scorers = {function_name(spec.name).lower(): spec.name for spec in project.ml_specs}
+    for name in parsed:  # predict_<model>(...) reads what the model's training node makes
+        depends[name] = (*depends[name], *linker.ml_parents(name, bodies, parsed, scorers))
     for name in errors:
         depends.setdefault(name, ())
     prebuilt = {node.name: node for node in static}

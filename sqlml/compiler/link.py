@@ -4,10 +4,11 @@ checked against what it declares; ephemeral parents are inlined; fingerprints ar
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from sqlml.compiler.rendercontext import PLACEHOLDER_RE, THIS
 from sqlml.compiler.types import Parsed, Rendered
@@ -142,6 +143,47 @@ def cross_check(
             + f"\n(rendered from {model.path})",
             hint=hint,
         )
+
+
+def predict_parents(
+    node: str,
+    kind: str,
+    parses: Sequence[tuple[Parsed, str, str]],
+    models: Mapping[str, str],
+    source_path: str,
+) -> tuple[str, ...]:
+    """The ML models whose ``predict_<model>(...)`` the node's SQL calls: its training parents.
+
+    Args:
+        node: the node's name; kind: what it is, for the error.
+        parses: each SQL variant of the node: its parse, text and compiled path.
+        models: ``predict_<model>`` (lower case) -> model name, for every ML spec.
+        source_path: the template the SQL was rendered from.
+
+    Raises:
+        CompileError: at the call, when no ML spec defines the model it names.
+    """
+    found: list[str] = []
+    for parsed, sql, compiled_path in parses:
+        for call in parsed.predicts:
+            model = models.get(call.name.lower())
+            if model is not None:
+                found.append(model)
+                continue
+            named = call.name[len("predict_") :]
+            close = difflib.get_close_matches(
+                named.lower(), [f.removeprefix("predict_") for f in models], n=1
+            )
+            usage = "predict_<model>(...) scores with the champion of the model in ml/<model>.yml"
+            raise CompileError(
+                f"{kind} '{node}' calls {call.name}(), but no ML model '{named}' is defined",
+                node=node,
+                location=Location(compiled_path, call.line, call.column),
+                excerpt=underline(sql, call.line, call.column, len(call.name))
+                + f"\n(rendered from {source_path})",
+                hint=f"did you mean predict_{close[0]}()? {usage}" if close else usage,
+            )
+    return tuple(dict.fromkeys(found))
 
 
 def relation_key(relation: Relation) -> tuple[str, str, str]:

@@ -17,6 +17,7 @@ from sqlml.compiler.link import (
     cte_name,
     fingerprint,
     inline_ephemerals,
+    predict_parents,
     resolve,
 )
 from sqlml.compiler.parallel import COST_MS, Helper, parse
@@ -156,6 +157,27 @@ class Linker:
             return set()
         self.incremental[name] = (sql, found)
         return {digest}
+
+    def ml_parents(
+        self,
+        name: str,
+        bodies: Mapping[str, str],
+        parsed: Mapping[str, Parsed],
+        scorers: Mapping[str, str],
+    ) -> tuple[str, ...]:
+        """The ML models whose ``predict_<model>(...)`` the node calls; calling a model no
+        spec defines becomes the node's error."""
+        path = self.compiled_prefix + self.sources[name].path
+        parses = [(parsed[name], bodies[name], path)]
+        if name in self.incremental:
+            sql, found = self.incremental[name]
+            parses.append((found, sql, incremental_path(path)))
+        try:
+            return predict_parents(name, self.kinds[name], parses, scorers, self.sources[name].path)
+        except SqlmlError as exc:
+            place(exc, name)
+            self.errors[name] = exc
+            return ()
 
     def _parse_item(self, name: str, sql: str) -> tuple[str, str, str, str]:
         path = self.sources[name].path

@@ -6,10 +6,11 @@ import re
 import threading
 from typing import Any
 
-from sqlml.compiler.types import Parsed, TableRead
+from sqlml.compiler.types import FunctionCall, Parsed, TableRead
 from sqlml.errors import CompileError, Location, underline
 
 DIALECT = "duckdb"
+PREDICT_PREFIX = "predict_"  # scoring inside SQL: predict_<model>(...), see sqlml.ml.udf
 
 # One tokenizer and parser per thread, reused: both reset themselves for each text, and
 # building them costs about a tenth of parsing a small model.
@@ -79,11 +80,17 @@ def parse_sql(sql: str, *, node: str, compiled_path: str, source_path: str) -> P
     # One walk of the tree (breadth first, as find_all): tables in the order they are found.
     ctes: set[str] = set()
     found: list[Any] = []
+    predicts: list[FunctionCall] = []
     for expression in tree.walk():
         if isinstance(expression, exp.Table):
             found.append(expression)
         elif isinstance(expression, exp.CTE):
             ctes.add(expression.alias_or_name.lower())
+        elif isinstance(expression, exp.Anonymous) and expression.name.lower().startswith(
+            PREDICT_PREFIX
+        ):
+            line, column = _position(sql, expression.meta.get("start", 0))
+            predicts.append(FunctionCall(expression.name, line, column))
     tables = []
     for table in found:
         identifier = table.this
@@ -104,7 +111,7 @@ def parse_sql(sql: str, *, node: str, compiled_path: str, source_path: str) -> P
         for e in tree.expressions
     ):
         columns = tuple(e.alias_or_name for e in tree.expressions)
-    return Parsed(tuple(tables), columns, tree.args.get("with_") is not None)
+    return Parsed(tuple(tables), columns, tree.args.get("with_") is not None, tuple(predicts))
 
 
 _TOKEN = re.compile(r"<Token token_type: TokenType\.(\w+), text: (.*?), line: .*?>")

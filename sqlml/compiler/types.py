@@ -60,12 +60,22 @@ class TableRead:
 
 
 @dataclass(frozen=True)
+class FunctionCall:
+    """A call of a ``predict_<model>`` function in the parsed SQL, with its position."""
+
+    name: str  # as written
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
 class Parsed:
     """What the compiler needs from parsing a node's SQL."""
 
     tables: tuple[TableRead, ...]
     columns: tuple[str, ...]  # output columns, empty when unknown (e.g. SELECT *)
     starts_with_cte: bool
+    predicts: tuple[FunctionCall, ...] = ()  # calls of predict_<model>(...): ML parents
 
 
 @dataclass(frozen=True)

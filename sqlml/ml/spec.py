@@ -23,6 +23,7 @@ Task = Literal["classification", "regression"]
 _REFERENCE = re.compile(
     r"""^\s*(ref|source)\(\s*(['"])([^'"]+)\2\s*(?:,\s*(['"])([^'"]+)\4\s*)?\)\s*$"""
 )
+_NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_]+")
 _GATE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*$")
 COMPARISONS: Mapping[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
@@ -157,6 +158,11 @@ class MLSpec:
     @property
     def primary_metric(self) -> str:
         return self.metrics[0]
+
+
+def function_name(model: str) -> str:
+    """The SQL function of a model: ``predict_<model>`` (non-identifier characters as ``_``)."""
+    return "predict_" + _NOT_IDENTIFIER.sub("_", model)
 
 
 def load_spec(path: Path, display: str) -> MLSpec:

@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlml.compiler.types import CompiledProject
 from sqlml.engine.base import Engine
-from sqlml.errors import SqlmlError
-from sqlml.ml.registry import list_models, load_onnx
+from sqlml.errors import ExecutionError
+from sqlml.ml.registry import alias_version, load_onnx
 from sqlml.ml.scoring import make_session, score_batch
 from sqlml.ml.signature import Signature, read_signature
-
-_NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_]+")
+from sqlml.ml.spec import function_name
 
 
 @dataclass(frozen=True)
@@ -36,11 +37,6 @@ class PredictFunction:
     version: int | None
     parameters: tuple[tuple[str, str], ...]
     returns: str
-
-
-def function_name(model: str) -> str:
-    """The SQL function of a model: ``predict_<model>`` (non-identifier characters as ``_``)."""
-    return "predict_" + _NOT_IDENTIFIER.sub("_", model)
 
 
 def predict_function(
@@ -69,26 +65,59 @@ def register_predict(
     return described
 
 
-def register_champions(
-    engine: Engine, schema: str, sql_texts: Iterable[str]
-) -> list[PredictFunction]:
-    """Register ``predict_<model>`` for every registered model that has a champion and whose
-    function one of ``sql_texts`` calls; models no query calls cost nothing."""
-    texts = [t.lower() for t in sql_texts if "predict_" in t.lower()]
-    if not texts or (schema.lower(), "model_aliases") not in engine.relations():
-        return []
-    registered = []
-    for summary in list_models(engine, schema):
-        version = summary.aliases.get("champion")
-        name = function_name(summary.model).lower()
-        if version is None or not any(f"{name}(" in t.replace(" (", "(") for t in texts):
-            continue
-        try:
-            onnx_bytes = load_onnx(engine, schema, summary.model, version)
-        except SqlmlError:  # e.g. tampered bytes: queries calling it fail, the rest runs
-            continue
-        registered.append(register_predict(engine, onnx_bytes, summary.model, version))
-    return registered
+class RunFunctions:
+    """The ``predict_<model>`` functions of one run, registered just in time.
+
+    Before a step whose SQL calls ``predict_<model>(...)``, the function is registered from
+    the model's champion as the registry holds it then (again only when the champion moved).
+    The compiler makes such a step a child of the model's training node, so it scores with
+    the champion this run's training left. Models no step calls cost nothing.
+    """
+
+    def __init__(self, schema: str, calls: Mapping[str, tuple[str, ...]]) -> None:
+        self.schema = schema
+        self.calls = calls  # node -> the ML models whose function its SQL calls
+        self._versions: dict[str, int] = {}  # model -> the champion version registered
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, compiled: CompiledProject) -> RunFunctions:
+        """The functions each node of ``compiled`` calls, found in its SQL by name."""
+        names = {function_name(s.name).lower() + "(": s.name for s in compiled.project.ml_specs}
+        calls = {}
+        for name, node in compiled.nodes.items():
+            text = (node.sql + node.incremental_sql).lower()
+            if "predict_" not in text:
+                continue
+            text = re.sub(r"\s+\(", "(", text)
+            called = tuple(model for call, model in names.items() if call in text)
+            if called:
+                calls[name] = called
+        return cls(compiled.project.state_schema, calls)
+
+    def prepare(self, engine: Engine, node: str) -> None:
+        """Register the champion of each model ``node`` calls, unless registered already.
+
+        Raises:
+            ExecutionError: a model has no champion (never trained, or no version passed
+                its gates).
+            ScoringError: the champion's stored bytes fail their checksum.
+        """
+        for model in self.calls.get(node, ()):
+            with self._lock:
+                version = alias_version(engine, self.schema, model, "champion")
+                if version is None:
+                    raise ExecutionError(
+                        f"{function_name(model)}() has nothing to score with: model '{model}' "
+                        "has no champion yet",
+                        hint=f"train it (`sqlml run -s +{model}`; a version that passes its "
+                        "gates becomes the champion), or promote a version (`sqlml models "
+                        f"promote {model} VERSION`)",
+                    )
+                if self._versions.get(model) != version:
+                    onnx_bytes = load_onnx(engine, self.schema, model, version)
+                    register_predict(engine, onnx_bytes, model, version)
+                    self._versions[model] = version
 
 
 def _scorer(onnx_bytes: bytes, signature: Signature) -> Callable[..., Any]:

@@ -129,6 +129,8 @@ def _run_step(
                 f"no materialization '{step.materialization}'",
                 hint="use one of: " + ", ".join(sorted(MATERIALIZATIONS)),
             )
+        if env.prepare is not None:
+            env.prepare(engine, step.node)
         outcome = build(engine, step, env)
     except ExecutionError as exc:
         if step.kind in ("source", "seed", "export"):

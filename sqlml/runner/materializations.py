@@ -24,6 +24,8 @@ class RunEnv:
     # Models train one at a time: scikit-learn's warnings are caught process-wide, and each
     # fit may use every core already.
     training_lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
+    # Called before each step runs, e.g. to register the SQL functions its SQL calls.
+    prepare: Callable[[Engine, str], None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
