@@ -17,6 +17,7 @@ from sqlml.project.types import Project
 from sqlml.runner import state as run_state
 from sqlml.runner.execute import execute_plan
 from sqlml.runner.materializations import RunEnv
+from sqlml.runner.types import NodeResult
 
 
 def pending_retrains(
@@ -47,14 +48,17 @@ def retrain_on_request(
     dag: DAG,
     kinds: frozenset[str],
     run_id: str,
-    results: tuple[Any, ...],
+    results: tuple[NodeResult, ...],
     plan: Plan,
     pending: Mapping[str, Any],
-) -> tuple[tuple[Any, ...], Plan]:
+) -> tuple[tuple[NodeResult, ...], Plan]:
     """Retrain the models this run's monitors asked for (``retrain: same_run``), each
     through its training node, forced: gates and the champion comparison decide whether
     the new version is promoted. Record the outcome of every retraining, including those
-    of ``pending`` requests trained in this run's plan."""
+    of ``pending`` requests trained in this run's plan.
+
+    Returns the run's results, one per node (a retraining folded into its training node's
+    result), and its plan with the retraining steps of nodes it did not have."""
     from sqlml.monitor.retrain import open_requests, record_outcome
 
     schema = project.state_schema
@@ -81,4 +85,46 @@ def retrain_on_request(
     for result in retrained:
         record_outcome(engine, schema, requests[result.node], run_id=run_id,
                        status=result.status, message=result.message)  # fmt: skip
-    return (*results, *retrained), replace(plan, steps=(*plan.steps, *again.steps))
+    return _merged(results, retrained, requests), _with_steps(plan, again)
+
+
+_SEVERITY = {"success": 0, "warn": 1, "skipped": 2, "error": 3}
+
+
+def _merged(
+    results: tuple[NodeResult, ...],
+    retrained: tuple[NodeResult, ...],
+    requests: Mapping[str, Any],
+) -> tuple[NodeResult, ...]:
+    """One result per node and run: a retraining is folded into the result its training
+    node already has this run (both messages, the worse status, the summed time), or added
+    when the node was not in the plan."""
+    by_node = {r.node: r for r in retrained}
+    merged = []
+    for result in results:
+        again = by_node.pop(result.node, None)
+        if again is None:
+            merged.append(result)
+            continue
+        why = f"retrained at the request of monitor '{requests[result.node].monitor}'"
+        worse = max(result.status, again.status, key=lambda s: _SEVERITY.get(s, 3))
+        merged.append(
+            replace(
+                again,
+                status=worse,
+                started_at=result.started_at,
+                duration_s=result.duration_s + again.duration_s,
+                message=f"{result.message or result.status}; {why}: {again.message}",
+                location=again.location or result.location,
+            )
+        )
+    for again in by_node.values():
+        why = f"retrained at the request of monitor '{requests[again.node].monitor}'"
+        merged.append(replace(again, message=f"{why}: {again.message}"))
+    return tuple(merged)
+
+
+def _with_steps(plan: Plan, again: Plan) -> Plan:
+    """``plan`` with the retraining steps of nodes it did not have."""
+    planned = {s.node for s in plan.steps}
+    return replace(plan, steps=(*plan.steps, *(s for s in again.steps if s.node not in planned)))

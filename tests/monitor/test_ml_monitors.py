@@ -3,6 +3,7 @@ retraining through the training node (gates and champion comparison), this run o
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -60,8 +61,15 @@ def test_a_failing_drift_monitor_retrains_its_model_in_the_same_run(tmp_path):
     statuses = [(r.node, r.status) for r in result.results]
     assert ("churn_drift", "error") in statuses
     assert ("churn_quality", "success") in statuses, [(r.node, r.message) for r in result.results]
-    # The training node ran twice: once in the plan, once retrained after the monitors.
-    assert [n for n, _ in statuses].count("churn") == 2
+    # The training node ran twice, once in the plan and once retrained after the monitors,
+    # and has one result: both outcomes in its message, the worse status.
+    (churn,) = [r for r in result.results if r.node == "churn"]
+    assert "; retrained at the request of monitor 'churn_drift': version 2: " in churn.message
+    assert churn.message.startswith("version 1: ")
+    recorded = rows(root, "select count(*) from _sqlml.node_results where node = 'churn'")
+    assert recorded == [(1,)]
+    written = json.loads((root / "target" / "run_results.json").read_text())["results"]
+    assert [r["node"] for r in written].count("churn") == 1
     profiled = rows(root, "select distinct column_name, role from _sqlml.reference_profiles")
     assert ("prediction", "prediction") in profiled
     assert ("customer_orders__channel", "feature") in profiled
