@@ -419,6 +419,7 @@ def plan(
         relation = step.relation.display
         kind = step.materialization
         how = f", {step.incremental.describe()}" if step.incremental else ""
+        how += f", {step.action}" if step.action else ""
         click.echo(f"  {step.node:<{width}}  {kind:<{kinds}}  {relation}  ({step.reason}{how})")
     for name in result.inlined:
         click.echo(f"  {name:<{width}}  ephemeral, inlined into the nodes that read it")

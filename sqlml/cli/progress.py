@@ -166,6 +166,7 @@ def describe_plan(plan: Plan) -> list[dict[str, Any]]:
             "materialization": s.materialization,
             "relation": str(s.relation),
             "reason": s.reason,
+            "action": s.action,
             "incremental": s.incremental.describe() if s.incremental else None,
             "depends_on": list(s.depends_on),
             "path": s.path,

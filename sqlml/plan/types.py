@@ -76,7 +76,7 @@ class Step:
         existing: what the relation is in the warehouse now ("table", "view" or None).
         reason: why it is built: "new", "modified" or "unchanged" (rebuilt anyway); a
             training step checks its data when it runs and trains only if it changed, unless
-            the reason is "retrain" (``force``).
+            the reason is "retrain" (``force``); ``action`` says so in words.
     """
 
     node: str
@@ -95,6 +95,27 @@ class Step:
     contract: bool = False  # declared columns are exact: no more, no fewer, same types
     incremental: IncrementalStep | None = None  # set for incremental models
     force: bool = False  # a training: train even when its data and spec are unchanged
+
+    @property
+    def action(self) -> str | None:
+        """What running the step does, for kinds whose ``reason`` alone would mislead: a
+        training step decides when it runs whether to train (from the data's fingerprint);
+        scoring and monitor steps run every time. None for the other kinds."""
+        if self.kind == "training":
+            if self.force:
+                return "train (forced)"
+            if self.reason == "unchanged":
+                return "train only if the training data changed"
+            if self.reason == "new":
+                return "train"
+            return "train if the spec or the training data differ from the latest version's"
+        if self.kind == "scoring":
+            if self.existing is None or not getattr(self.spec, "incremental", False):
+                return "score every row"
+            return "score new and changed rows; every row if the model version changed"
+        if self.kind == "monitor":
+            return "run the checks"
+        return None
 
 
 @dataclass(frozen=True)

@@ -540,6 +540,7 @@ def test_plan_does_not_change_an_existing_warehouse(shop: Path) -> None:
         "materialization": "table",
         "relation": '"warehouse"."main"."big_orders"',
         "reason": "unchanged",
+        "action": None,
         "incremental": None,
         "depends_on": ["orders"],
         "path": "models/big_orders.sql",

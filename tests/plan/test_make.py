@@ -202,3 +202,54 @@ def test_planning_touches_no_warehouse(tmp_path: Path) -> None:
     plan_of(compiled)
 
     assert not (tmp_path / "warehouse.duckdb").exists()
+
+
+ML_SPEC = """
+    owner: growth
+    relation: ref('rows')
+    target: target
+    task: classification
+    estimator: {class: sklearn.linear_model.LogisticRegression}
+    scoring: {output: scores, keys: [id]}
+    monitors:
+      - {type: quality, relation: ref('rows'), columns: [x]}
+"""
+ML_FILES = {
+    "project.yml": MINIMAL_PROJECT,
+    "models/rows.sql": "select range as id, range::double as x, range % 2 as target from range(9)",
+    "ml/toy.yml": ML_SPEC,
+}
+
+
+def test_training_scoring_and_monitor_steps_say_what_running_them_does(tmp_path: Path) -> None:
+    compiled = compile_files(tmp_path, ML_FILES)
+    nodes = compiled.nodes
+    dag = build_dag({name: node.depends_on for name, node in nodes.items()})
+    kinds = frozenset({"model", "training", "scoring", "monitor"})
+
+    def plan(state: WarehouseState, retrain: frozenset[str] = frozenset()) -> Plan:
+        return make_plan(compiled, dag, set(nodes), state, kinds=kinds, retrain=retrain)
+
+    relations = {(s.relation.schema.lower(), s.relation.name.lower()): "table"
+                 for s in plan(WarehouseState()).steps}  # fmt: skip
+    built = WarehouseState(relations, {n: node.fingerprint for n, node in nodes.items()})
+    first = {s.node: (s.reason, s.action) for s in plan(WarehouseState()).steps}
+    again = {s.node: (s.reason, s.action) for s in plan(built).steps}
+    forced = {s.node: (s.reason, s.action) for s in plan(built, frozenset({"toy"})).steps}
+
+    assert first == {
+        "rows": ("new", None),
+        "toy": ("new", "train"),
+        "scores": ("new", "score every row"),
+        "toy_quality": ("new", "run the checks"),
+    }
+    assert again == {
+        "rows": ("unchanged", None),
+        "toy": ("unchanged", "train only if the training data changed"),
+        "scores": (
+            "unchanged",
+            "score new and changed rows; every row if the model version changed",
+        ),
+        "toy_quality": ("unchanged", "run the checks"),
+    }
+    assert forced["toy"] == ("retrain", "train (forced)")
