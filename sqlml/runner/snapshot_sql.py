@@ -135,13 +135,19 @@ def _changes(spec: SnapshotSpec, shape: Shape) -> str:
     updated = _updated(spec, shape, "staged.")
     valid_from = updated
     history = ""
+    later = ""
     if spec.strategy == "timestamp" and spec.hard_deletes == "invalidate":
-        # A key that comes back after being invalidated starts no earlier than it ended,
-        # so its versions never overlap.
+        # Invalidation closes versions at the run's time, not at an updated_at, so a key's
+        # last version may start after a staged row's updated_at. A key that comes back
+        # starts no earlier than its last version ended; a change dated before the current
+        # version started starts when this run sees it. A version that would not start after
+        # the key's last one (e.g. twice in a day with DATE columns) waits for a later run:
+        # versions of a key never overlap, and none ends before it starts.
         keys = _list(spec.unique_key)
         history = (
             f"left join (\n"
-            f"    select {keys}, max(sqlml_valid_to) as sqlml_valid_to\n"
+            f"    select {keys}, max(sqlml_valid_to) as sqlml_valid_to,\n"
+            f"        max(sqlml_valid_from) as sqlml_valid_from\n"
             f"    from {shape.target}\n"
             f"    group by {keys}\n"
             f") as history\n"
@@ -149,8 +155,16 @@ def _changes(spec: SnapshotSpec, shape: Shape) -> str:
         )
         valid_from = (
             f"case when latest.sqlml_scd_id is null "
-            f"then greatest({updated}, history.sqlml_valid_to) else {updated} end"
+            f"then greatest({updated}, history.sqlml_valid_to) "
+            f"when {updated} > latest.sqlml_valid_from then {updated} else {_now(shape)} end"
         )
+        later = (
+            f"\n    and (history.sqlml_valid_from is null "
+            f"or {valid_from} > history.sqlml_valid_from)"
+        )
+    where = f"where latest.sqlml_scd_id is null\n    or {_changed(spec, shape)}"
+    if later:
+        where = f"where ({where.removeprefix('where ')}){later}"
     return (
         f"create or replace temp table {CHANGES} as\n"
         f"select\n"
@@ -165,8 +179,7 @@ def _changes(spec: SnapshotSpec, shape: Shape) -> str:
         f") as latest\n"
         f"    on {_join(spec, 'staged', 'latest')}\n"
         f"{history}"
-        f"where latest.sqlml_scd_id is null\n"
-        f"    or {_changed(spec, shape)}"
+        f"{where}"
     )
 
 

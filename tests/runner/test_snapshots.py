@@ -147,6 +147,30 @@ def test_vanished_keys_stay_current_unless_invalidated(tmp_path: Path) -> None:
     assert bob[1][2] == bob[0][3]
 
 
+def test_a_change_dated_before_a_returned_key_started_starts_when_it_is_seen(
+    tmp_path: Path,
+) -> None:
+    invalidating = TIMESTAMP.replace("updated_at')", "updated_at', hard_deletes='invalidate')")
+    root = project(tmp_path, invalidating)
+    only_ann = "id,name,country,updated_at\n1,Ann,DE,2026-01-01\n"
+    assert Context(root).run().success
+    assert rerun(root, only_ann).success  # Bob vanishes: closed when that run started
+    assert rerun(root, V1).success  # Bob returns with his old updated_at
+
+    # Bob moves, dated after his first version but before his return's version started.
+    result = rerun(root, V1.replace("Bob,FR,2026-01-01", "Bob,ES,2026-02-01"))
+
+    assert by_node(result)["history"].message == "0 new, 1 changed, 0 invalidated"
+    bob = [row for row in history(root) if row[0] == 2]
+    assert [row[1] for row in bob] == ["FR", "FR", "ES"]
+    assert bob[2][3] is None
+    for row in bob[:2]:
+        assert row[2] < row[3], row  # every closed version ends after it starts
+    assert bob[1][2] == bob[0][3] and bob[2][2] == bob[1][3]  # no gap, no overlap
+    ids = query(root, "select count(distinct sqlml_scd_id), count(*) from main.history")
+    assert ids == [(4, 4)]
+
+
 CHECK = """\
     {{ config(unique_key='id', strategy='check', check_cols=['country', 'name']) }}
     select id, name, country, updated_at from {{ ref('people') }}

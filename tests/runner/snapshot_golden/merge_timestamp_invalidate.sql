@@ -1,9 +1,9 @@
 create or replace temp table "__sqlml_snapshot_changes" as
 select
     staged.*,
-    md5(to_json([cast(staged."customer_id" as varchar), cast(case when latest.sqlml_scd_id is null then greatest(staged."updated_at", history.sqlml_valid_to) else staged."updated_at" end as varchar)])) as sqlml_scd_id,
+    md5(to_json([cast(staged."customer_id" as varchar), cast(case when latest.sqlml_scd_id is null then greatest(staged."updated_at", history.sqlml_valid_to) when staged."updated_at" > latest.sqlml_valid_from then staged."updated_at" else cast(cast('2026-11-02 06:30:00.000000+00' as TIMESTAMP WITH TIME ZONE) as TIMESTAMP) end as varchar)])) as sqlml_scd_id,
     staged."updated_at" as sqlml_updated_at,
-    case when latest.sqlml_scd_id is null then greatest(staged."updated_at", history.sqlml_valid_to) else staged."updated_at" end as sqlml_valid_from,
+    case when latest.sqlml_scd_id is null then greatest(staged."updated_at", history.sqlml_valid_to) when staged."updated_at" > latest.sqlml_valid_from then staged."updated_at" else cast(cast('2026-11-02 06:30:00.000000+00' as TIMESTAMP WITH TIME ZONE) as TIMESTAMP) end as sqlml_valid_from,
     latest.sqlml_scd_id is not null as sqlml_closes
 from "__sqlml_snapshot_source" as staged
 left join (
@@ -11,13 +11,15 @@ left join (
 ) as latest
     on staged."customer_id" = latest."customer_id"
 left join (
-    select "customer_id", max(sqlml_valid_to) as sqlml_valid_to
+    select "customer_id", max(sqlml_valid_to) as sqlml_valid_to,
+        max(sqlml_valid_from) as sqlml_valid_from
     from "warehouse"."snapshots"."customers"
     group by "customer_id"
 ) as history
     on staged."customer_id" = history."customer_id"
-where latest.sqlml_scd_id is null
-    or staged."updated_at" > latest.sqlml_updated_at;
+where (latest.sqlml_scd_id is null
+    or staged."updated_at" > latest.sqlml_updated_at)
+    and (history.sqlml_valid_from is null or case when latest.sqlml_scd_id is null then greatest(staged."updated_at", history.sqlml_valid_to) when staged."updated_at" > latest.sqlml_valid_from then staged."updated_at" else cast(cast('2026-11-02 06:30:00.000000+00' as TIMESTAMP WITH TIME ZONE) as TIMESTAMP) end > history.sqlml_valid_from);
 
 update "warehouse"."snapshots"."customers" as snap
 set sqlml_valid_to = changes.sqlml_valid_from
