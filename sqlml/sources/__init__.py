@@ -34,8 +34,8 @@ def extract(kind: str, settings: Mapping[str, Any], *, source: str, root: Path) 
         settings: sqlite: ``path`` and one of ``table``/``query``; postgres: ``uri`` and one of
             ``table``/``query``; python: ``function`` ("module:function") and optional ``args``.
         source: the node's name for messages, e.g. "crm.accounts".
-        root: the project folder; relative SQLite paths resolve against it and it goes first
-            on ``sys.path`` for project-local modules.
+        root: the project folder; relative SQLite paths resolve against it and it is first
+            on ``sys.path`` while a python source runs, for project-local modules.
 
     Returns:
         The source's rows as a ``pyarrow.Table``.

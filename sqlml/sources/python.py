@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import sys
+import threading
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +42,14 @@ def extract_python(settings: Mapping[str, Any], *, source: str, root: Path) -> p
             node=source,
             hint="write args as a mapping, e.g. args: {city: Paris, days: 7}",
         )
-    function = load_function(spec, source=source, root=root)
+    with project_imports(root):
+        function = load_function(spec, source=source, root=root)
+        return _call(function, args, spec=spec, source=source, root=root)
+
+
+def _call(
+    function: Callable[..., Any], args: Mapping[str, Any], *, spec: str, source: str, root: Path
+) -> pa.Table:
     try:
         inspect.signature(function).bind(**args)
     except TypeError as exc:
@@ -60,8 +70,8 @@ def extract_python(settings: Mapping[str, Any], *, source: str, root: Path) -> p
 def load_function(spec: str, *, source: str, root: Path) -> Callable[..., Any]:
     """The callable named ``module:function`` (``module:Class.method`` also works).
 
-    ``root`` goes first on ``sys.path`` so a project-local ``sources_py/weather.py`` is
-    importable as ``sources_py.weather``.
+    Call it within `project_imports` (``root``), so a project-local ``sources_py/weather.py``
+    is importable as ``sources_py.weather``.
     """
     module_name, colon, attribute = spec.partition(":")
     names = [*module_name.split("."), *attribute.split(".")]
@@ -72,9 +82,6 @@ def load_function(spec: str, *, source: str, root: Path) -> Callable[..., Any]:
             hint="name the module, a colon, then the function, e.g. "
             "function: sources_py.weather:fetch for fetch() in sources_py/weather.py",
         )
-    folder = str(root.resolve())
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
     importlib.invalidate_caches()  # a module written since the last import must be found
     try:
         module = importlib.import_module(module_name)
@@ -114,6 +121,44 @@ def load_function(spec: str, *, source: str, root: Path) -> Callable[..., Any]:
             hint="point `function` at a function that returns the rows",
         )
     return found  # type: ignore[no-any-return]
+
+
+# sys.path and sys.modules belong to the process, and python sources of one project may run
+# on several threads at once: each project folder is on sys.path while any of them runs, and
+# counted here, so the last to finish takes it off.
+_IMPORTS_LOCK = threading.Lock()
+_IMPORTING: dict[str, tuple[int, frozenset[str]]] = {}  # folder -> (users, modules before)
+
+
+@contextmanager
+def project_imports(root: Path) -> Iterator[None]:
+    """Put the project folder first on ``sys.path`` for the duration; afterwards take it off
+    again and forget the modules imported from it, so neither the process nor the next
+    project (which may have a ``sources_py`` of its own) sees them."""
+    folder = str(root.resolve())
+    with _IMPORTS_LOCK:
+        users, before = _IMPORTING.get(folder, (0, frozenset()))
+        if users == 0:
+            before = frozenset(sys.modules)
+            sys.path.insert(0, folder)
+        _IMPORTING[folder] = (users + 1, before)
+    try:
+        yield
+    finally:
+        with _IMPORTS_LOCK:
+            users, before = _IMPORTING.pop(folder)
+            if users > 1:
+                _IMPORTING[folder] = (users - 1, before)
+            else:
+                sys.path.remove(folder)
+                for name in [n for n in sys.modules if n not in before]:
+                    if _imported_from(sys.modules[name], folder):
+                        del sys.modules[name]
+
+
+def _imported_from(module: Any, folder: str) -> bool:
+    places = [getattr(module, "__file__", None), *(getattr(module, "__path__", None) or ())]
+    return any(str(p).startswith(folder + os.sep) for p in places if p)
 
 
 def _to_arrow(result: Any, *, spec: str, source: str, root: Path) -> pa.Table:

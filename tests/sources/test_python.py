@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -323,3 +324,28 @@ def test_rows_that_do_not_make_a_table(tmp_path: Path, value: str, message: str)
     root = weather(tmp_path, f"def fetch():\n    return {value}\n")
 
     assert failure(root, "sources_py.weather:fetch").message == f"source 'weather.daily': {message}"
+
+
+def test_a_project_leaves_no_trace_on_sys_path_or_modules_for_the_next(tmp_path: Path) -> None:
+    lazy = "def rows():\n    from sources_py import helper\n\n    return helper.ROWS\n"
+    first, second = (
+        write_project(
+            tmp_path / name,
+            {
+                "sources_py/__init__.py": "",
+                "sources_py/weather.py": lazy,  # imports a sibling when called, not before
+                "sources_py/helper.py": f"ROWS = [{{'city': '{name}'}}]\n",
+            },
+        )
+        for name in ("paris", "oslo")
+    )
+    path = list(sys.path)
+
+    from_first = read(first, "sources_py.weather:rows").to_pylist()
+    after_first = (list(sys.path), "sources_py.weather" in sys.modules)
+    from_second = read(second, "sources_py.weather:rows").to_pylist()
+
+    assert from_first == [{"city": "paris"}]
+    assert after_first == (path, False)
+    assert from_second == [{"city": "oslo"}]
+    assert sys.path == path
