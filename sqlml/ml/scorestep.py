@@ -8,8 +8,11 @@ columns, the score columns, and ``model_name``, ``model_version``, ``scored_at``
   champion): every input row is scored and the table replaced in one transaction.
 - **Incremental** (otherwise): only rows whose key is new or whose input columns changed (their
   hash differs) are scored, and replace their old scores; scores of keys that left the input
-  are deleted. The new scores replace the old ones in one transaction; the deletion follows
-  in its own.
+  are deleted, in the same transaction.
+
+Keys must be unique: checked on the written rows inside the write's transaction (see
+`_unique_on`, `_check_merged`), so a duplicate leaves the table as it was and the input is
+read once to score it.
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlml.engine.base import Engine
+from sqlml.engine.base import Engine, Transaction
 from sqlml.errors import ScoringError
 from sqlml.ml.registry import RegistryError, load_onnx, show_model
-from sqlml.ml.scoring import Stamp, score_query
+from sqlml.ml.scoring import BeforeCommit, Stamp, score_query
 from sqlml.ml.signature import read_signature
 from sqlml.relation import Relation
 
@@ -89,15 +92,19 @@ def score_model(
     version = champion_version(engine, state_schema, model, alias)
     onnx_bytes = load_onnx(engine, state_schema, model, version)
     signature = read_signature(onnx_bytes, model)
-    _check_unique(engine, source_sql, keys, model)
-    hashed = ", ".join(_q(f.name) for f in signature.inputs)
-    source = f"select *, hash({hashed}) as {HASH_COLUMN} from (\n{source_sql}\n) as __sqlml_in"
+    # Read only what is scored and kept, and hash the inputs in the same query.
+    inputs = [f.name for f in signature.inputs]
+    columns = ", ".join(_q(c) for c in dict.fromkeys([*keys, *inputs]))
+    hashed = ", ".join(_q(c) for c in inputs)
+    source = (
+        f"select {columns}, hash({hashed}) as {HASH_COLUMN} from (\n{source_sql}\n) as __sqlml_in"
+    )
     stamp = Stamp(model, version, run_id or "", datetime.now(UTC))
     keep = [*keys, HASH_COLUMN]
     if not (incremental and _same_version(engine, relation, existing, model, version, keep)):
         result = score_query(
             engine, onnx_bytes, source, stamp=stamp, keep=keep, relation=relation,
-            existing=existing,
+            existing=existing, before_commit=_unique_on(keys, model),
         )  # fmt: skip
         return ScoringOutcome("full", version, result.rows)
     match = " and ".join(f"s.{_q(k)} is not distinct from n.{_q(k)}" for k in keys)
@@ -105,16 +112,25 @@ def score_model(
         f"select * from ({source}) as n where not exists (select 1 from {relation} as s "
         f"where {match} and s.{HASH_COLUMN} = n.{HASH_COLUMN})"
     )
+    removed: list[int] = []
+
+    def finish(tx: Transaction, scored: Relation) -> None:
+        """Delete the scores of keys gone from the input, in the same transaction, and prove
+        the input's keys unique without grouping all of them (see `_check_merged`)."""
+        _unique_on(keys, model)(tx, scored)
+        gone = (
+            f"delete from {relation} as s where not exists (select 1 from (\n{source_sql}\n) "
+            f"as n where {match})"
+        )
+        rows = tx.execute(gone)
+        removed.append(int(rows[0][0]) if rows else 0)
+        _check_merged(tx, relation, keys, source_sql, model)
+
     result = score_query(
         engine, onnx_bytes, changed, stamp=stamp, keep=keep, relation=relation,
-        existing=existing, merge_keys=keys,
+        existing=existing, merge_keys=keys, before_commit=finish,
     )  # fmt: skip
-    gone = (
-        f"delete from {relation} as s where not exists (select 1 from (\n{source_sql}\n) "
-        f"as n where {match})"
-    )
-    removed = engine.execute(gone)
-    return ScoringOutcome("incremental", version, result.rows, int(removed[0][0]) if removed else 0)
+    return ScoringOutcome("incremental", version, result.rows, sum(removed))
 
 
 def _same_version(
@@ -141,20 +157,52 @@ def _same_version(
     return bool(total) and total == same
 
 
-def _check_unique(engine: Engine, source_sql: str, keys: Sequence[str], model: str) -> None:
+def _unique_on(keys: Sequence[str], model: str) -> BeforeCommit:
+    """A check that the scored rows have unique keys, run on the table they were written to:
+    the written rows hold exactly the input's keys, so the input is not read again."""
+
+    def check(tx: Transaction, scored: Relation) -> None:
+        columns = ", ".join(_q(k) for k in keys)
+        rows = tx.execute(
+            f"select {columns}, count(*) from {scored} group by all having count(*) > 1 limit 1"
+        )
+        if rows:
+            raise _duplicate(model, keys, rows[0])
+
+    return check
+
+
+def _check_merged(
+    tx: Transaction, relation: Relation, keys: Sequence[str], source_sql: str, model: str
+) -> None:
+    """After an incremental merge and the deletion of gone keys, the table holds one row per
+    distinct key of the input (its keys were unique before, the merged rows' keys are unique,
+    and every input row was either merged or matched an existing score). So the input's keys
+    are unique exactly when it has as many rows as the table: a count, not a grouping."""
+    (table_rows,) = tx.execute(f"select count(*) from {relation}")[0]
+    (input_rows,) = tx.execute(f"select count(*) from (\n{source_sql}\n) as __sqlml_in")[0]
+    if table_rows == input_rows:
+        return
     columns = ", ".join(_q(k) for k in keys)
-    rows = engine.execute(
+    rows = tx.execute(
         f"select {columns}, count(*) from (\n{source_sql}\n) as __sqlml_in "
         f"group by all having count(*) > 1 limit 1"
     )
-    if rows:
-        *key, count = rows[0]
-        raise ScoringError(
-            f"the scoring input of model '{model}' has {count} rows with key "
-            f"({', '.join(map(repr, key))}): keys ({', '.join(keys)}) must be unique",
-            node=model,
-            hint="score one row per entity: deduplicate the input, or add key columns",
-        )
+    raise _duplicate(model, keys, rows[0] if rows else None)
+
+
+def _duplicate(model: str, keys: Sequence[str], row: tuple[object, ...] | None) -> ScoringError:
+    if row is None:  # the table changed under the run: say what was seen
+        found = "a different number of rows than distinct keys"
+    else:
+        *key, count = row
+        found = f"{count} rows with key ({', '.join(map(repr, key))})"
+    return ScoringError(
+        f"the scoring input of model '{model}' has {found}: keys ({', '.join(keys)}) must be "
+        f"unique",
+        node=model,
+        hint="score one row per entity: deduplicate the input, or add key columns",
+    )
 
 
 def _q(identifier: str) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlml.engine.base import Engine
+from sqlml.engine.base import Engine, Transaction
 from sqlml.errors import ScoringError, SqlmlError
 from sqlml.ml.features import onnx_inputs, prepare_features
 from sqlml.ml.signature import Signature, check_columns, read_signature
@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 
 BATCH_ROWS = 122_880  # 60 DuckDB vectors: big enough that per-batch costs vanish
 _DONE = object()
+
+# Called inside the write's transaction, after the scored rows are written and before they
+# commit, with the table holding just those rows; raises to keep the table as it was.
+BeforeCommit = Callable[[Transaction, Relation], None]
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,7 @@ def score_query(
     relation: Relation,
     existing: str | None,
     merge_keys: Sequence[str] | None = None,
+    before_commit: BeforeCommit | None = None,
     batch_rows: int = BATCH_ROWS,
     workers: int | None = None,
 ) -> ScoreResult:
@@ -170,6 +175,9 @@ def score_query(
         existing: what ``relation`` is now ("table", "view" or None).
         merge_keys: None to replace the whole table with the scored rows; otherwise the
             columns by which scored rows replace the table's rows, all in one transaction.
+        before_commit: checks or further statements run in the write's transaction (see
+            `BeforeCommit`), e.g. that the keys are unique: verified on the written rows,
+            the input is not read a second time.
         batch_rows: rows per batch read from the warehouse.
         workers: scoring threads (default: the machine's cores).
 
@@ -197,10 +205,9 @@ def score_query(
         with _closing(generator), engine.arrow_view(_reader(schema, generator)) as view:
             select = f"select *, {_stamp_sql(stamp)} from {view}"
             try:
-                if merge_keys is None:
-                    rows = engine.build_table(relation, select, existing) or 0
-                else:
-                    rows = engine.replace_rows(relation, select, merge_keys)
+                rows = _write(engine, relation, select, existing, merge_keys, before_commit)
+            except ScoringError:
+                raise
             except SqlmlError as exc:
                 if failure:
                     raise _scoring_error(failure[0], stamp.model) from failure[0]
@@ -211,6 +218,45 @@ def score_query(
                     hint=exc.hint,
                 ) from exc
     return ScoreResult(rows, signature)
+
+
+def _write(
+    engine: Engine,
+    relation: Relation,
+    select: str,
+    existing: str | None,
+    merge_keys: Sequence[str] | None,
+    before_commit: BeforeCommit | None,
+) -> int:
+    """Write the rows of ``select`` into ``relation`` in one transaction: as the whole new
+    table (built beside the old one, which it then replaces), or merged by ``merge_keys``."""
+    with engine.transaction() as tx:
+        if merge_keys is None:
+            new = relation
+            if existing is not None:
+                new = Relation(relation.schema, f"{relation.name}__sqlml_tmp", relation.database)
+            rows = tx.execute(f"create or replace table {new} as\n{select}")
+            if before_commit is not None:
+                before_commit(tx, new)
+            if existing is not None:
+                tx.execute(f"drop {existing} {relation}")
+                tx.execute(f"alter table {new} rename to {_q(relation.name)}")
+        else:
+            new = Relation("temp", f"__sqlml_scored_{threading.get_ident()}")
+            tx.execute(f"create or replace temporary table {new} as\n{select}")
+            match = " and ".join(f"t.{_q(k)} is not distinct from n.{_q(k)}" for k in merge_keys)
+            tx.execute(
+                f"delete from {relation} t where exists (select 1 from {new} n where {match})"
+            )
+            rows = tx.execute(f"insert into {relation} by name select * from {new}")
+            if before_commit is not None:
+                before_commit(tx, new)
+            tx.execute(f"drop table {new}")
+    return int(rows[0][0]) if rows else 0
+
+
+def _q(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _reader(schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> pa.RecordBatchReader:

@@ -148,3 +148,53 @@ def test_duplicate_keys_are_refused_before_anything_is_written(engine: Engine) -
 
     assert "keys (customer_id) must be unique" in caught.value.message
     assert ("main", "churn_scores") not in engine.relations()
+
+
+def test_duplicate_keys_in_a_full_rescore_leave_the_previous_scores(engine: Engine) -> None:
+    register(engine, *RF)
+    run(engine, "r1")
+    before = engine.execute("select * from churn_scores order by id")
+    engine.execute("insert into customers select * from customers where id = 7")
+
+    with pytest.raises(ScoringError) as caught:
+        run(engine, "r2", incremental=False)
+
+    assert "has 2 rows with key (7): keys (id) must be unique" in caught.value.message
+    assert engine.execute("select * from churn_scores order by id") == before
+
+
+@pytest.mark.parametrize("changed", [True, False])
+def test_duplicate_keys_in_an_incremental_run_leave_the_previous_scores(
+    engine: Engine, changed: bool
+) -> None:
+    register(engine, *RF)
+    run(engine, "r1")
+    before = engine.execute("select * from churn_scores order by id")
+    # a second row for key 7: with other inputs (it is scored, the first is not) or the same
+    # inputs (neither is scored: only the row count shows it)
+    spend = "monthly_spend + 1" if changed else "monthly_spend"
+    engine.execute(
+        f"insert into customers select * replace ({spend} as monthly_spend) from customers "
+        "where id = 7"
+    )
+    engine.execute("delete from customers where id = 9")  # a deletion that must not land
+
+    with pytest.raises(ScoringError) as caught:
+        run(engine, "r2")
+
+    assert "has 2 rows with key (7): keys (id) must be unique" in caught.value.message
+    assert engine.execute("select * from churn_scores order by id") == before
+
+
+def test_only_the_keys_and_the_model_inputs_are_read(engine: Engine) -> None:
+    register(engine, *RF)
+    # a column the model does not read fails if it is ever computed
+    source = "select *, error('this column is never read') as notes from customers"
+
+    outcome = score_model(
+        engine, model="churn", source_sql=source, keys=["id"], relation=SCORES, existing=None,
+        state_schema=SCHEMA, run_id="r1",
+    )  # fmt: skip
+
+    assert outcome.rows == 800
+    assert "notes" not in {name for name, _ in engine.columns(SCORES)}
