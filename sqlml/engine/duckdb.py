@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlml.engine.base import Check
+from sqlml.engine.filepaths import anchor_file_reads
 from sqlml.engine.lock import WarehouseLock
 from sqlml.errors import ExecutionError
 from sqlml.relation import Relation
@@ -47,6 +48,7 @@ class DuckDBEngine:
         self._connection = _open(path, read_only, open_timeout, on_wait)
         self._warehouse_lock = lock
         self._search_path = search_path
+        self._root = search_path.resolve() if search_path is not None else None
         row = self._connection.execute("select current_database()").fetchone()
         self.database = str(row[0]) if row else ""
         self._local = threading.local()
@@ -132,7 +134,7 @@ class DuckDBEngine:
                 cursor.execute("set file_search_path = ?", [str(self._search_path)])
             cursor.execute("set TimeZone = 'UTC'")
             try:
-                reader = cursor.sql(sql, params=params).to_arrow_reader(batch_rows)
+                reader = cursor.sql(self._anchored(sql), params=params).to_arrow_reader(batch_rows)
             except duckdb.Error as exc:
                 raise _translate(exc, sql) from None
             try:
@@ -269,9 +271,15 @@ class DuckDBEngine:
         import duckdb
 
         try:
-            return self.cursor().sql(sql, params=params).to_arrow_table()
+            return self.cursor().sql(self._anchored(sql), params=params).to_arrow_table()
         except duckdb.Error as exc:
             raise _translate(exc, sql) from None
+
+    def _anchored(self, sql: str) -> str:
+        """Relative file paths read from the project folder, not the working directory."""
+        if self._root is None:
+            return sql
+        return anchor_file_reads(sql, self._root)
 
     def close(self) -> None:
         with self._lock:
@@ -282,10 +290,12 @@ class DuckDBEngine:
         if self._warehouse_lock is not None:
             self._warehouse_lock.release()
 
-    @staticmethod
-    def _run(cursor: Any, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+    def _run(
+        self, cursor: Any, sql: str, params: Sequence[Any] | None = None
+    ) -> list[tuple[Any, ...]]:
         import duckdb
 
+        sql = self._anchored(sql)
         try:
             return list(cursor.execute(sql, params).fetchall())
         except duckdb.Error as exc:

@@ -264,6 +264,9 @@ def test_files_are_read_from_the_project_even_when_run_from_elsewhere(
             "project.yml": "name: demo\n",
             "models/_sources.yml": "sources:\n  - name: raw\n    tables:\n"
             "      - name: people\n        file: data/people.csv\n",
+            # The models' own file reads, as a function and as a replacement scan.
+            "models/read.sql": "select id, name from read_csv(['data/people.csv'])",
+            "models/scan.sql": "select id, name, 'data/people.csv' as file from 'data/people.csv'",
             **files,
         },
     )
@@ -279,3 +282,5 @@ def test_files_are_read_from_the_project_even_when_run_from_elsewhere(
     assert result.exit_code == 0, result.output
     assert query(root, "select * from main.codes") == [(1,)]
     assert query(root, "select id, name from raw.people") == [(1, "project")]
+    assert query(root, "select * from main.read") == [(1, "project")]
+    assert query(root, "select * from main.scan") == [(1, "project", "data/people.csv")]
