@@ -17,15 +17,17 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlml.compiler.types import CompiledProject
 from sqlml.engine.base import Engine
 from sqlml.errors import ExecutionError
 from sqlml.ml.registry import alias_version, load_onnx
 from sqlml.ml.scoring import make_session, score_batch
 from sqlml.ml.signature import Signature, read_signature
 from sqlml.ml.spec import function_name
+
+if TYPE_CHECKING:
+    from sqlml.compiler.types import CompiledProject
 
 
 @dataclass(frozen=True)
