@@ -8,9 +8,10 @@ functions such as ``read_csv``, quoted file names in ``FROM``) that exist relati
 working directory are made absolute under the project folder.
 
 The usual cases cost a regular expression: running in the project folder, or no quoted text
-of the statement naming a file there. Only then is the statement parsed (sqlglot), and only
-the file reads are rewritten, never a string compared with a column. Seeds and file sources
-have their paths anchored by the runner already (`sqlml.runner.paths`).
+of the statement (with a folder, an extension or a wildcard) naming a file there. Only then
+is the statement parsed (sqlglot), and only the file reads are rewritten, never a string
+compared with a column. Seeds and file sources have their paths anchored by the runner
+already (`sqlml.runner.paths`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-_QUOTED = re.compile(r"""'((?:[^'\n]|'')+)'|"((?:[^"\n]|"")+)\"""")
+_PATHLIKE = re.compile(r"[./*?\[]")
+_QUOTED = re.compile(r"'([^'\n]*(?:''[^'\n]*)*)'" + r'|"([^"\n]*(?:""[^"\n]*)*)"')
 
 
 def anchor_file_reads(sql: str, root: Path) -> str:
@@ -49,8 +51,10 @@ def anchor_file_reads(sql: str, root: Path) -> str:
 
 
 def _in(folder: str, text: str) -> bool:
-    """Whether relative path (or glob) ``text`` names something in ``folder``."""
-    if "://" in text or os.path.isabs(text) or len(text) > 4096:
+    """Whether relative path (or glob) ``text`` names something in ``folder``. Only texts
+    with a folder, an extension or a wildcard are looked up: most quoted texts are values,
+    and a statement may hold thousands."""
+    if not _PATHLIKE.search(text) or "://" in text or os.path.isabs(text) or len(text) > 4096:
         return False
     path = os.path.join(folder, text)
     return bool(glob.glob(path)) if glob.has_magic(text) else os.path.exists(path)
