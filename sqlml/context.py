@@ -10,102 +10,34 @@ The CLI is a thin layer over this class; everything it does, Python code can do 
 
 from __future__ import annotations
 
-import json
 import os
-import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
+from sqlml.commands import COMMANDS, Refresh, invocation, plan_options, retry_request, select_for
 from sqlml.compiler import CompiledNode, CompiledProject, compile_project
-from sqlml.engine import Engine, connect
-from sqlml.errors import ExecutionError, SqlmlError
+from sqlml.engine import Engine
+from sqlml.errors import ExecutionError
+from sqlml.execution import execute_command
 from sqlml.graph import DAG, build_dag, select_nodes
 from sqlml.graph.selection import uses_state
-from sqlml.ml import registry
-from sqlml.plan import Plan, WarehouseState, make_plan
-from sqlml.plan.intervals import naive_utc
+from sqlml.models_api import ModelsAPI
+from sqlml.plan import Plan, make_plan
 from sqlml.project import Project, load_project
-from sqlml.retraining import pending_retrains, retrain_on_request
-from sqlml.runner import Listener, RunResult, execute_plan
+from sqlml.runner import Listener, RunResult
 from sqlml.runner import state as run_state
 from sqlml.runner.artifacts import write_manifest, write_run_results
-from sqlml.runner.history import LastRun, read_last_run
-from sqlml.runner.materializations import RunEnv
+from sqlml.runner.history import LastRun
+from sqlml.warehouse import Warehouse
 
-if TYPE_CHECKING:
-    from sqlml.ml.promotion import LoadedModel
-    from sqlml.ml.registry import AliasChange, ModelDetail, ModelSummary
-
-T = TypeVar("T")
-
-# The kinds of node each command executes.
-COMMANDS: dict[str, frozenset[str]] = {
-    "run": frozenset(
-        {
-            "model",
-            "seed",
-            "source",
-            "snapshot",
-            "export",
-            "feature_view",
-            "training",
-            "monitor",
-            "scoring",
-        }
-    ),
-    "build": frozenset(
-        {
-            "model",
-            "seed",
-            "source",
-            "snapshot",
-            "test",
-            "export",
-            "feature_view",
-            "training",
-            "monitor",
-            "scoring",
-        }
-    ),
-    "test": frozenset({"test"}),
-    "seed": frozenset({"seed"}),
-    "snapshot": frozenset({"snapshot"}),
-    "train": frozenset({"training"}),
-    "monitor": frozenset({"monitor"}),
-}
+# Refresh is part of the Python API: `Context.plan(refresh=Refresh(...))`.
+__all__ = ["Context", "Refresh"]
 
 
-@dataclass(frozen=True)
-class Refresh:
-    """How incremental models are built: ``full`` rebuilds them; ``start``/``end`` (UTC)
-    rebuild that range of time_range models whatever is done."""
-
-    full: bool = False
-    start: datetime | None = None
-    end: datetime | None = None
-
-
-def _moment(stored: str | None) -> datetime | None:
-    """A ``--start``/``--end`` as a run's invocation stored it."""
-    return datetime.fromisoformat(stored) if stored else None
-
-
-def _options(refresh: Refresh | None) -> dict[str, Any]:
-    if refresh is None:
-        return {}
-    if refresh.start and refresh.end and naive_utc(refresh.start) >= naive_utc(refresh.end):
-        raise SqlmlError(
-            f"--start ({refresh.start}) must be before --end ({refresh.end})",
-            hint="give the range to rebuild as --start EARLIER --end LATER",
-        )
-    return {"full_refresh": refresh.full, "start": refresh.start, "end": refresh.end}
-
-
-class Context:
+class Context(ModelsAPI):
     """One project, one target, one set of vars.
 
     Args:
@@ -180,8 +112,8 @@ class Context:
         """
         compiled = self.compile()
         dag = self.dag(compiled)
-        state = self._peek_state()
-        selected = self._select(compiled, dag, select, exclude, command, state.fingerprints)
+        state = self.warehouse.peek_state()
+        selected = select_for(command, compiled, dag, select, exclude, state.fingerprints)
         return make_plan(
             compiled,
             dag,
@@ -190,7 +122,7 @@ class Context:
             kinds=COMMANDS[command],
             now=self.clock(),
             ignore_schedules=ignore_schedules,
-            **_options(refresh),
+            **plan_options(refresh),
         )
 
     def run(
@@ -319,12 +251,7 @@ class Context:
         """
         from sqlml.runner.freshness import check_freshness, record_freshness
 
-        compiled = self.compile()
-        dag = self.dag(compiled)
-        selected = select_nodes(
-            dag, compiled.nodes, select, exclude, built=self._built(select, exclude)
-        )
-        nodes = [compiled.nodes[n] for n in dag.order if n in selected]
+        nodes = self.ls(select, exclude)
         engine = self.connect()
         try:
             run_state.ensure_state(engine, self.project.state_schema)
@@ -378,13 +305,7 @@ class Context:
     def last_run(self) -> LastRun | None:
         """The latest run of a command that executes nodes, read from the warehouse; None
         when there is none (or no warehouse yet)."""
-        if str(self.project.target.path) != ":memory:" and not self.project.target.path.exists():
-            return None
-        engine = self.connect(read_only=True)
-        try:
-            return read_last_run(engine, self.project.state_schema, COMMANDS)
-        finally:
-            engine.close()
+        return self.warehouse.last_run(COMMANDS)
 
     def retry(self, *, threads: int | None = None, last: LastRun | None = None) -> RunResult | None:
         """Run again only the nodes that failed or were skipped in the last run, with its
@@ -405,9 +326,9 @@ class Context:
             )
         if last.status == "success":
             return None
-        flags = last.invocation
+        again = retry_request(last)
         context = self
-        merged = {**(flags.get("vars") or {}), **self.vars}
+        merged = {**again.vars, **self.vars}
         if merged != self.vars:
             context = Context(
                 self.project_dir,
@@ -418,29 +339,16 @@ class Context:
                 on_lock_wait=self.on_lock_wait,
                 clock=self.clock,
             )
-        threads = threads or flags.get("threads")
-        select, exclude = tuple(flags.get("select") or ()), tuple(flags.get("exclude") or ())
-        nodes = flags.get("nodes")
-        # A finished run is retried node by node, schedules aside: those nodes were due then.
-        ignore_schedules = bool(flags.get("all"))
-        if last.status != "running":  # it finished: only what failed or never ran
-            nodes = [*last.failed, *last.skipped]
-            ignore_schedules = True
         return context._execute(
-            last.command,
-            select,
-            exclude,
-            threads,
-            bool(flags.get("retrain")),
-            ignore_schedules=ignore_schedules,
-            only=None if nodes is None else frozenset(nodes),
+            again.command,
+            again.select,
+            again.exclude,
+            threads or again.threads,
+            again.retrain,
+            ignore_schedules=again.ignore_schedules,
+            only=again.only,
             retry_of=last.run_id,
-            # The failed nodes never got the full refresh or backfill the run asked for.
-            refresh=Refresh(
-                bool(flags.get("full_refresh")),
-                _moment(flags.get("start")),
-                _moment(flags.get("end")),
-            ),
+            refresh=again.refresh,
         )
 
     def serve(
@@ -469,15 +377,9 @@ class Context:
     def entity_sources(self) -> dict[str, Any]:
         """Per ML model trained on feature views, where entity keys find their features: the
         training node's spine keys and views (`sqlml.serve.entities.EntitySource`)."""
-        from sqlml.serve.entities import EntitySource
+        from sqlml.serve.entities import entity_sources
 
-        sources = {}
-        for node in self.compile().nodes.values():
-            training = node.spec if node.kind == "training" else None
-            views = tuple(getattr(training, "views", ()))
-            if training is not None and views and node.error is None:
-                sources[training.spec.name] = EntitySource(tuple(training.keys), views)
-        return sources
+        return entity_sources(self.compile())
 
     def _execute(
         self,
@@ -499,172 +401,44 @@ class Context:
         if only is None:
             # Bad selectors fail here, before waiting for the warehouse: with no fingerprints
             # known, state: selectors match every node, so only the other selectors can fail.
-            selected = self._select(compiled, dag, select, exclude, command, {})
+            selected = select_for(command, compiled, dag, select, exclude, {})
         else:  # nodes renamed or removed since are not retried
             selected = frozenset(n for n in only if n in compiled.nodes)
-        # What `sqlml retry` needs to repeat this run. New flags of these commands go here.
-        invocation = json.dumps(
-            {
-                "select": list(select),
-                "exclude": list(exclude),
-                "threads": threads,
-                "all": ignore_schedules,
-                "vars": self.vars,
-                "retrain": retrain,
-                "full_refresh": bool(refresh and refresh.full),
-                "start": refresh.start if refresh else None,
-                "end": refresh.end if refresh else None,
-                "nodes": None if only is None else sorted(selected),
-                "retry_of": retry_of,
-            },
-            default=str,
+        flags = invocation(
+            select,
+            exclude,
+            threads,
+            ignore_schedules=ignore_schedules,
+            vars=self.vars,
+            retrain=retrain,
+            refresh=refresh,
+            nodes=None if only is None else selected,
+            retry_of=retry_of,
         )
+        reselect: Callable[[Mapping[str, str]], frozenset[str]] | None = None
+        if only is None and uses_state(select, exclude):
+            reselect = partial(select_for, command, compiled, dag, select, exclude)
         engine = self.connect()
         try:
-            run_state.ensure_state(engine, project.state_schema)
-            state = run_state.read_state(engine, project.state_schema)
-            if only is None and uses_state(select, exclude):
-                selected = self._select(compiled, dag, select, exclude, command, state.fingerprints)
-            forced = selected if retrain else frozenset()
-            pending = pending_retrains(engine, project, compiled, COMMANDS[command], selected)
-            forced = forced | frozenset(pending)
-            started = self.clock()
-            plan = make_plan(
+            run = execute_command(
+                engine,
                 compiled,
                 dag,
+                command,
                 selected,
-                state,
-                kinds=COMMANDS[command],
-                retrain=forced,
-                now=started,
+                reselect=reselect,
+                retrain=retrain,
                 ignore_schedules=ignore_schedules,
-                **_options(refresh),
-            )
-            run = RunResult(uuid.uuid4().hex, command, started, started, ())
-            from sqlml import __version__
-            from sqlml.ml.udf import RunFunctions
-
-            run_state.record_run_start(
-                engine, project.state_schema, run, project.target.name, __version__, invocation
-            )
-            results = execute_plan(
-                plan,
-                engine,
-                threads=threads or project.target.threads or os.cpu_count() or 1,
-                errors=compiled.errors,
+                refresh=refresh,
+                threads=threads,
                 listener=self.listener,
-                env=RunEnv(
-                    project.root,
-                    project.state_schema,
-                    run.run_id,
-                    # predict_<model>(...): the champions, registered as SQL functions
-                    prepare=RunFunctions.of(compiled).prepare,
-                ),
+                clock=self.clock,
+                flags=flags,
             )
-            results, plan = retrain_on_request(
-                engine,
-                project,
-                compiled,
-                dag,
-                COMMANDS[command],
-                run.run_id,
-                results,
-                plan,
-                pending,
-            )
-            run = RunResult(run.run_id, command, started, datetime.now(UTC), results)
-            # One transaction (this thread's statements): a run killed while recording
-            # leaves no half-written history.
-            with engine.transaction():
-                run = run_state.record_run_end(engine, project.state_schema, run, plan)
         finally:
             engine.close()
         write_run_results(run, project.target_dir, project.name, project.target.name)
         return run
-
-    @staticmethod
-    def _select(
-        compiled: CompiledProject,
-        dag: DAG,
-        select: Sequence[str],
-        exclude: Sequence[str],
-        command: str,
-        built: Mapping[str, str] | None = None,
-    ) -> frozenset[str]:
-        selected = select_nodes(dag, compiled.nodes, select, exclude, built=built)
-        if "test" not in COMMANDS[command] or not select:
-            return selected
-        # A data test comes along with any node it tests (dbt's "eager" indirect selection),
-        # unless it was excluded by name.
-        excluded = set(compiled.nodes) - select_nodes(dag, compiled.nodes, (), exclude, built=built)
-        tests = {
-            name
-            for name, node in compiled.nodes.items()
-            if node.kind == "test" and set(dag.parents[name]) & selected and name not in excluded
-        }
-        return selected | tests
-
-    def models(self) -> list[ModelSummary]:
-        """Every model in the registry: latest version, number of versions, aliases."""
-        return self._registry(lambda engine, schema: registry.list_models(engine, schema))
-
-    def model(self, name: str) -> ModelDetail:
-        """One registered model: its versions (metrics, parity, fingerprints), aliases and
-        alias history."""
-        return self._registry(lambda engine, schema: registry.show_model(engine, schema, name))
-
-    def promote(self, name: str, version: int, *, reason: str | None = None) -> AliasChange:
-        """Make ``version`` of model ``name`` its champion, recorded in the alias history."""
-        why = reason or f"promoted by hand to version {version}"
-        return self._registry(
-            lambda engine, schema: registry.promote(engine, schema, name, version, reason=why),
-            write=True,
-        )
-
-    def rollback(self, name: str) -> AliasChange:
-        """Point model ``name``'s champion back where it pointed before its last move."""
-        return self._registry(
-            lambda engine, schema: registry.rollback(engine, schema, name), write=True
-        )
-
-    def load_model(self, name: str, version: int | str = "champion") -> LoadedModel:
-        """A registered version (a number or an alias) with its ONNX bytes, sha256 verified,
-        and its feature columns; raises ScoringError when it does not exist or was tampered."""
-        from sqlml.ml.promotion import LoadedModel
-
-        def load(engine: Engine, schema: str) -> LoadedModel:
-            return LoadedModel.load(engine, schema, name, version)
-
-        return self._registry(load)
-
-    def model_sql(
-        self,
-        name: str,
-        version: int | str = "champion",
-        source: str = "input_rows",
-        keep: Sequence[str] = (),
-        dialect: str = "duckdb",
-        *,
-        pretty: bool = False,
-    ) -> str:
-        """A registered version of model ``name`` compiled to one SELECT scoring ``source``
-        (a relation or a parenthesised query) in ``dialect``; raises ScoringError for models
-        the SQL compiler does not translate (see `sqlml.ml.sqlmodel`)."""
-        from sqlml.ml.sqlmodel import compile_model
-
-        loaded = self.load_model(name, version)
-        return compile_model(loaded.onnx, name).sql(source, keep, dialect, pretty)
-
-    def _registry(self, operation: Callable[[Engine, str], T], *, write: bool = False) -> T:
-        """Run a registry operation on the warehouse (read-only unless ``write``)."""
-        if not write and not self.project.target.path.exists():
-            engine = connect(":memory:")
-        else:
-            engine = self.connect(read_only=not write)
-        try:
-            return operation(engine, self.project.state_schema)
-        finally:
-            engine.close()
 
     def connect(self, *, read_only: bool = False) -> Engine:
         """Open the target's warehouse; relative file paths in SQL resolve to the project.
@@ -672,20 +446,25 @@ class Context:
         A writing connection holds the warehouse lock until closed, waiting up to the lock
         timeout for another command to finish first (`sqlml.engine.connect`).
         """
-        timeout = self.lock_timeout
-        return connect(
-            self.project.target.path,
-            search_path=self.project.root,
-            read_only=read_only,
-            lock_timeout=self.project.lock_timeout if timeout is None else timeout,
-            on_wait=self.on_lock_wait,
+        return self.warehouse.connect(read_only=read_only)
+
+    @property
+    def warehouse(self) -> Warehouse:
+        """The target's warehouse, reached with this Context's lock timeout."""
+        project, timeout = self.project, self.lock_timeout
+        return Warehouse(
+            project.target.path,
+            project.root,
+            project.state_schema,
+            project.lock_timeout if timeout is None else timeout,
+            self.on_lock_wait,
         )
 
     def _built(self, select: Sequence[str], exclude: Sequence[str]) -> Mapping[str, str] | None:
         """The fingerprints of the last builds, read only when a ``state:`` selector needs them."""
         if not uses_state(select, exclude):
             return None
-        state = self._peek_state()
+        state = self.warehouse.peek_state()
         if state.unreadable:
             raise ExecutionError(
                 f"cannot read the warehouse for a state: selector: {state.unreadable}",
@@ -693,23 +472,6 @@ class Context:
                 exit_code=2,
             )
         return state.fingerprints
-
-    def _peek_state(self) -> WarehouseState:
-        if not self.project.target.path.exists():
-            return WarehouseState()
-        try:
-            engine = self.connect(read_only=True)
-        except ExecutionError as exc:
-            from sqlml.engine.lock import current_holder
-
-            holder = current_holder(self.project.target.path)
-            if holder is not None:  # say which command, rather than DuckDB's process name
-                return WarehouseState(unreadable=f"it is being written by {holder.describe()}")
-            return WarehouseState(unreadable=exc.message)
-        try:
-            return run_state.read_state(engine, self.project.state_schema)
-        finally:
-            engine.close()
 
 
 def _utc_now() -> datetime:

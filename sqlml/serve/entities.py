@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlml.ml.features import MISSING_CATEGORY, FeatureColumn, prepare_features
 from sqlml.ml.pointintime import (
@@ -22,6 +22,9 @@ from sqlml.ml.pointintime import (
     latest_features_sql,
 )
 from sqlml.serve.contract import Contract, RequestError, rows_to_feed
+
+if TYPE_CHECKING:
+    from sqlml.compiler.types import CompiledProject
 
 _SHOWN = 5
 _NO_TIME = -(2**63)  # a NULL event time: the view has no row for the entity
@@ -53,6 +56,18 @@ class FeatureSnapshot:
     @property
     def entities(self) -> int:
         return len(self.index)
+
+
+def entity_sources(compiled: CompiledProject) -> dict[str, EntitySource]:
+    """Per ML model trained on feature views, where entity keys find their features: the
+    training node's spine keys and views."""
+    sources = {}
+    for node in compiled.nodes.values():
+        training = node.spec if node.kind == "training" else None
+        views = tuple(getattr(training, "views", ()))
+        if training is not None and views and node.error is None:
+            sources[training.spec.name] = EntitySource(tuple(training.keys), views)
+    return sources
 
 
 def snapshot_sql(source: EntitySource) -> str:
