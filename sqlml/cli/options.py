@@ -1,4 +1,5 @@
-"""Options every command accepts, and the one decorator that prints errors."""
+"""Options the commands accept, the Context they describe, and the one decorator that prints
+errors."""
 
 from __future__ import annotations
 
@@ -148,3 +149,64 @@ def handle_errors(func: F) -> F:
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
+
+
+def open_context(listener: Any = None) -> Any:
+    """The `sqlml.Context` the command's options describe (a Note on stderr while it waits
+    for the warehouse lock)."""
+    from sqlml.context import Context
+
+    options = click.get_current_context().ensure_object(Options)
+    return Context(
+        options.project_dir,
+        target=options.target,
+        vars=options.vars,
+        listener=listener,
+        lock_timeout=options.lock_timeout,
+        on_lock_wait=lambda message: click.echo(f"Note: {message}", err=True),
+    )
+
+
+ALL = click.option(
+    "--all",
+    "ignore_schedules",
+    is_flag=True,
+    help="Build every selected node, due by its schedule or not.",
+)
+THREADS = click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="Nodes built at once (default: the target's threads, else the CPU count).",
+)
+
+
+_DATETIME = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"])
+
+
+def refresh_options(func: Any) -> Any:
+    """--full-refresh, --start and --end: how incremental models are built."""
+    for decorator in reversed(
+        [
+            click.option(
+                "--full-refresh",
+                is_flag=True,
+                help="Rebuild incremental models from scratch (and reset their intervals).",
+            ),
+            click.option(
+                "--start",
+                type=_DATETIME,
+                help="Rebuild time_range models from this moment (UTC), whatever is done.",
+            ),
+            click.option("--end", type=_DATETIME, help="...up to this moment (UTC, exclusive)."),
+        ]
+    ):
+        func = decorator(func)
+    return func
+
+
+RETRAIN = click.option(
+    "--retrain", is_flag=True, help="Train the selected ML models even if nothing changed."
+)
+OUTPUT = click.option(
+    "--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
