@@ -7,20 +7,18 @@ the columns the expected rows name: order is ignored, duplicates count, NULL equ
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from sqlml.engine.base import Engine
 from sqlml.errors import ConfigError, Location, did_you_mean
 from sqlml.unit.rows import NUMERIC, TableColumn, create_table, quote
-
-if TYPE_CHECKING:
-    from duckdb import DuckDBPyConnection
 
 MAX_ROWS_SHOWN = 20
 _UNTYPED = '"NULL"'  # DuckDB's name for the type of a column holding only untyped NULLs
 
 
 def compare_rows(
-    con: DuckDBPyConnection,
+    engine: Engine,
     actual: str,
     expected: str,
     expect: Sequence[Mapping[str, Any]],
@@ -39,7 +37,7 @@ def compare_rows(
     """
     returned = {
         str(name): str(type_)
-        for name, type_, *_ in con.execute(f"describe select * from {actual}").fetchall()
+        for name, type_, *_ in engine.execute(f"describe select * from {actual}")
     }
     by_lower = {name.lower(): name for name in returned}
     written: dict[str, str] = {}
@@ -65,7 +63,7 @@ def compare_rows(
     columns = [by_lower[key] for key in names] if expect else list(returned)
     if expect:
         create_table(
-            con,
+            engine,
             f"create table {expected}",
             [TableColumn(c, None if returned[c] == _UNTYPED else returned[c]) for c in columns],
             expect,
@@ -77,13 +75,13 @@ def compare_rows(
     returned_rows = f"select {listed} from {actual}"
     if expect:
         expected_rows = f"select {listed} from {expected}"
-        missing = _fetch(con, f"{expected_rows} except all {returned_rows}", columns)
-        unexpected = _fetch(con, f"{returned_rows} except all {expected_rows}", columns)
+        missing = _fetch(engine, f"{expected_rows} except all {returned_rows}", columns)
+        unexpected = _fetch(engine, f"{returned_rows} except all {expected_rows}", columns)
     else:
-        missing, unexpected = [], _fetch(con, returned_rows, columns)
+        missing, unexpected = [], _fetch(engine, returned_rows, columns)
     if not missing and not unexpected:
         return None
-    count = con.execute(f"select count(*) from {actual}").fetchall()[0][0]
+    count = engine.execute(f"select count(*) from {actual}")[0][0]
     return format_diff(
         columns,
         [bool(NUMERIC.match(returned[c])) for c in columns],
@@ -159,15 +157,12 @@ def _rows(n: int) -> str:
     return f"{n} row" if n == 1 else f"{n} rows"
 
 
-def _fetch(
-    con: DuckDBPyConnection, query: str, columns: Sequence[str]
-) -> list[tuple[str | None, ...]]:
+def _fetch(engine: Engine, query: str, columns: Sequence[str]) -> list[tuple[str | None, ...]]:
     """The rows of ``query`` as DuckDB prints their values, sorted on every column."""
     shown = ", ".join(f"cast(d.{quote(c)} as varchar)" for c in columns)
     order = ", ".join(f"d.{quote(c)}" for c in columns)
     return [
-        tuple(row)
-        for row in con.execute(f"select {shown} from ({query}) as d order by {order}").fetchall()
+        tuple(row) for row in engine.execute(f"select {shown} from ({query}) as d order by {order}")
     ]
 
 

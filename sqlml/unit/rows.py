@@ -1,4 +1,4 @@
-"""Load rows written in YAML into a DuckDB table, cast to declared or inferred column types."""
+"""Load rows written in YAML into a table, cast to declared or inferred column types."""
 
 from __future__ import annotations
 
@@ -7,16 +7,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sqlml.engine.base import Engine
 from sqlml.errors import ConfigError, ExecutionError, Location
 
 if TYPE_CHECKING:
     import pyarrow as pa
-    from duckdb import DuckDBPyConnection
 
 NUMERIC = re.compile(
     r"^(U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)|FLOAT|DOUBLE|REAL|DECIMAL.*)$", re.I
 )
-_VIEW = "__sqlml_rows"
 _ROW = "__sqlml_row"
 
 
@@ -38,7 +37,7 @@ def quote(name: str) -> str:
 
 
 def create_table(
-    con: DuckDBPyConnection,
+    engine: Engine,
     create: str,
     columns: Sequence[TableColumn],
     rows: Sequence[Mapping[str, Any]],
@@ -56,7 +55,6 @@ def create_table(
     type, or would change (12.5 as an integer), or the type DuckDB does not know;
     ExecutionError for anything else DuckDB rejects.
     """
-    import duckdb
     import pyarrow as pa
 
     if not columns:
@@ -76,8 +74,7 @@ def create_table(
         + f" as {quote(column.name)}"
         for i, column in enumerate(columns)
     )
-    con.register(_VIEW, pa.table(arrays))
-    try:
+    with engine.arrow_view(pa.table(arrays)) as view:
         for i, column in enumerate(columns):
             array = arrays[f"c{i}"]
             if column.type and (
@@ -85,18 +82,16 @@ def create_table(
                 or pa.types.is_floating(array.type)
                 or pa.types.is_decimal(array.type)
             ):
-                _check_exact(con, i, column, rows, what, location, cast_hint)
+                _check_exact(engine, view, i, column, rows, what, location, cast_hint)
         try:
-            con.execute(f"{create} as select {selected} from {_VIEW} order by {_ROW}")
-        except duckdb.Error as exc:
-            _explain_failure(con, columns, rows, what, location, cast_hint)
+            engine.execute(f"{create} as select {selected} from {view} order by {_ROW}")
+        except ExecutionError as exc:
+            _explain_failure(engine, view, columns, rows, what, location, cast_hint)
             raise ExecutionError(f"{what}: {first_line(exc)}", location=location) from None
-    finally:
-        con.unregister(_VIEW)
 
 
 def first_line(exc: BaseException) -> str:
-    """The first line of a DuckDB error: the message without the echoed SQL."""
+    """The first line of the warehouse's error: the message without the echoed SQL."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
@@ -123,7 +118,8 @@ def _text(value: Any) -> str:
 
 
 def _check_exact(
-    con: DuckDBPyConnection,
+    engine: Engine,
+    view: str,
     index: int,
     column: TableColumn,
     rows: Sequence[Mapping[str, Any]],
@@ -132,20 +128,18 @@ def _check_exact(
     cast_hint: str,
 ) -> None:
     """Raise ConfigError for a number that a numeric type would round (12.5 as an integer)."""
-    import duckdb
-
     try:
-        found = con.execute(f"select typeof(cast(null as {column.type}))").fetchall()
-    except duckdb.Error:
+        found = engine.execute(f"select typeof(cast(null as {column.type}))")
+    except ExecutionError:
         return  # an unknown type: reported when the table is created
     if not NUMERIC.match(str(found[0][0])):
         return
     value = f'"c{index}"'
     cast = f"try_cast({value} as {column.type})"
-    changed = con.execute(
-        f"select {_ROW}, cast({cast} as varchar) from {_VIEW} "
+    changed = engine.execute(
+        f"select {_ROW}, cast({cast} as varchar) from {view} "
         f"where {cast} <> {value} order by {_ROW} limit 1"
-    ).fetchall()
+    )
     if changed:
         row = int(changed[0][0])
         raise ConfigError(
@@ -161,7 +155,8 @@ def _value(row: Mapping[str, Any], column: str) -> Any:
 
 
 def _explain_failure(
-    con: DuckDBPyConnection,
+    engine: Engine,
+    view: str,
     columns: Sequence[TableColumn],
     rows: Sequence[Mapping[str, Any]],
     what: str,
@@ -169,24 +164,22 @@ def _explain_failure(
     cast_hint: str,
 ) -> None:
     """Raise ConfigError for the first typed column whose type or values do not cast."""
-    import duckdb
-
     for i, column in enumerate(columns):
         if not column.type:
             continue
         try:
-            con.execute(f"select cast(null as {column.type})").fetchall()
-        except duckdb.Error:
+            engine.execute(f"select cast(null as {column.type})")
+        except ExecutionError:
             raise ConfigError(
                 f"{what}: column '{column.name}' has type '{column.type}', which DuckDB does "
                 "not know",
                 location=location,
                 hint="use a DuckDB type such as integer, decimal(18,2), varchar, date, timestamp",
             ) from None
-        found = con.execute(
-            f'select {_ROW} from {_VIEW} where "c{i}" is not null '
+        found = engine.execute(
+            f'select {_ROW} from {view} where "c{i}" is not null '
             f'and try_cast("c{i}" as {column.type}) is null order by {_ROW} limit 1'
-        ).fetchall()
+        )
         if found:
             index = int(found[0][0])
             raise ConfigError(

@@ -1,4 +1,5 @@
-"""Run unit tests: each on a fresh in-memory catalog named like the warehouse, never on it."""
+"""Run unit tests: each on a fresh in-memory catalog named like the warehouse, never on it,
+through an in-memory engine."""
 
 from __future__ import annotations
 
@@ -9,18 +10,16 @@ from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlml.compiler import CompiledNode, CompiledProject, compile_project
+from sqlml.engine import Engine, connect
 from sqlml.errors import CompileError, ExecutionError, Location, SqlmlError
 from sqlml.project.types import Project, UnitTest
 from sqlml.unit.compare import compare_rows
 from sqlml.unit.inputs import find_model, resolve_fixtures
 from sqlml.unit.rows import TableColumn, create_table, first_line, quote
 from sqlml.unit.types import Fixture, UnitTestResult
-
-if TYPE_CHECKING:
-    from duckdb import DuckDBPyConnection
 
 # The connection's own catalog, so every test can attach one named like the warehouse (even
 # "memory") and detach it afterwards; opening a DuckDB connection costs far more than that.
@@ -45,41 +44,34 @@ def run_unit_tests(
         One result per test. A test that cannot run (unknown model, bad fixture, failing SQL)
         is an "error" result, never an exception.
     """
-    import duckdb
-
     tests = [t for t in project.unit_tests if select is None or t.model in select]
     if not tests:
         return []
     compiles: dict[str, CompiledProject | SqlmlError] = {"{}": compiled}
     disabled = {m.name for m in project.models} - set(compiled.nodes)
     results = []
-    with _connection(project) as con:
+    with _connection(project) as engine:
         for test in tests:
             started = time.perf_counter()
             try:
                 nodes = _compiled_with_vars(project, test.vars, compiles).nodes
-                message = _run_one(con, project, test, nodes, disabled)
+                message = _run_one(engine, project, test, nodes, disabled)
                 status = "pass" if message is None else "fail"
             except SqlmlError as exc:
                 status, message = "error", exc.render()
-            except duckdb.Error as exc:  # comparing values DuckDB cannot order or compare
-                where = Location(test.path, test.line)
-                status, message = "error", f"{where}: unit test '{test.name}': {first_line(exc)}"
             duration = time.perf_counter() - started
             results.append(UnitTestResult(test.name, test.model, status, message, duration))
     return results
 
 
 def _run_one(
-    con: DuckDBPyConnection,
+    engine: Engine,
     project: Project,
     test: UnitTest,
     nodes: Mapping[str, CompiledNode],
     disabled: Collection[str],
 ) -> str | None:
     """The failure message of one test, None when it passes; raises SqlmlError if it cannot run."""
-    import duckdb
-
     where = Location(test.path, test.line)
     model = find_model(test, nodes, disabled)
     if model.error is not None:
@@ -89,38 +81,44 @@ def _run_one(
             location=where,
         )
     fixtures = resolve_fixtures(test, model, nodes)
-    with _catalog(con, project.target.database or _DEFAULT_CATALOG):
-        for fixture in fixtures:
-            _load_fixture(con, test, fixture, where)
-        try:
-            con.execute(f"create table {_ACTUAL} as\n{model.sql}")
-        except duckdb.Error as exc:
-            raise ExecutionError(
-                f"unit test '{test.name}': model '{model.name}' failed on the given rows: "
-                + first_line(exc),
-                node=model.name,
+    try:
+        with _catalog(engine, project.target.database or _DEFAULT_CATALOG):
+            for fixture in fixtures:
+                _load_fixture(engine, test, fixture, where)
+            try:
+                engine.execute(f"create table {_ACTUAL} as\n{model.sql}")
+            except ExecutionError as exc:
+                raise ExecutionError(
+                    f"unit test '{test.name}': model '{model.name}' failed on the given rows: "
+                    + first_line(exc),
+                    node=model.name,
+                    location=where,
+                    hint="check the given rows have the columns and types the model reads",
+                ) from None
+            return compare_rows(
+                engine,
+                _ACTUAL,
+                _EXPECTED,
+                test.expect,
+                what=f"unit test '{test.name}'",
+                model=model.name,
                 location=where,
-                hint="check the given rows have the columns and types the model reads",
-            ) from None
-        return compare_rows(
-            con,
-            _ACTUAL,
-            _EXPECTED,
-            test.expect,
-            what=f"unit test '{test.name}'",
-            model=model.name,
-            location=where,
-        )
+            )
+    except ExecutionError as exc:
+        if exc.location is not None:
+            raise
+        # The warehouse's own error, e.g. comparing values DuckDB cannot order or compare.
+        raise ExecutionError(
+            f"unit test '{test.name}': {first_line(exc)}", location=where
+        ) from None
 
 
-def _load_fixture(
-    con: DuckDBPyConnection, test: UnitTest, fixture: Fixture, where: Location
-) -> None:
+def _load_fixture(engine: Engine, test: UnitTest, fixture: Fixture, where: Location) -> None:
     """Create the input's table at its relation: its known columns, then any others given."""
     node = fixture.node
     relation = node.relation
     catalog = f"{quote(relation.database)}." if relation.database else ""
-    con.execute(f"create schema if not exists {catalog}{quote(relation.schema)}")
+    engine.execute(f"create schema if not exists {catalog}{quote(relation.schema)}")
     columns: dict[str, TableColumn] = {}
     seed_types = getattr(node.spec, "column_types", None) or {}
     for column in node.declared_columns:
@@ -133,7 +131,7 @@ def _load_fixture(
         for key in row:
             columns.setdefault(key.lower(), TableColumn(key))
     create_table(
-        con,
+        engine,
         f"create table {relation}",
         list(columns.values()),
         fixture.rows,
@@ -168,30 +166,27 @@ def _compiled_with_vars(
 
 
 @contextmanager
-def _connection(project: Project) -> Iterator[DuckDBPyConnection]:
-    import duckdb
-
-    con = duckdb.connect(":memory:")
+def _connection(project: Project) -> Iterator[Engine]:
+    """An in-memory engine whose current catalog is its own (file paths in SQL resolve
+    against the project and times are UTC, as in the warehouse)."""
+    engine = connect(":memory:", search_path=project.root)
     try:
-        con.execute(f"attach ':memory:' as {quote(_HOME)}")
-        con.execute(f"use {quote(_HOME)}")
-        con.execute("detach memory")
-        # As in the warehouse: file paths in SQL resolve against the project, times are UTC.
-        con.execute("set file_search_path = ?", [str(project.root)])
-        con.execute("set TimeZone = 'UTC'")
-        yield con
+        engine.execute(f"attach ':memory:' as {quote(_HOME)}")
+        engine.execute(f"use {quote(_HOME)}")
+        engine.execute("detach memory")
+        yield engine
     finally:
-        con.close()
+        engine.close()
 
 
 @contextmanager
-def _catalog(con: DuckDBPyConnection, name: str) -> Iterator[None]:
+def _catalog(engine: Engine, name: str) -> Iterator[None]:
     """A fresh empty in-memory catalog named ``name``, current while the block runs."""
-    con.execute(f"attach ':memory:' as {quote(name)}")
+    engine.execute(f"attach ':memory:' as {quote(name)}")
     try:
-        con.execute(f"use {quote(name)}")
-        con.execute(f"create schema {quote(_WORK)}")
+        engine.execute(f"use {quote(name)}")
+        engine.execute(f"create schema {quote(_WORK)}")
         yield
     finally:
-        con.execute(f"use {quote(_HOME)}")
-        con.execute(f"detach {quote(name)}")
+        engine.execute(f"use {quote(_HOME)}")
+        engine.execute(f"detach {quote(name)}")
