@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,39 +23,20 @@ from sqlml.compiler.builtin_tests import (
     kind_of,
 )
 from sqlml.errors import ConfigError, Location
+from sqlml.thresholds import THRESHOLD_HINT, parse_threshold
 
 Resolve = Callable[[str], str]
 Args = Mapping[str, Any]
 
-_THRESHOLD = re.compile(r"^\s*(>=|<=|!=|<>|==|=|>|<)\s*(\d+)\s*$")
-_THRESHOLD_HINT = (
-    "write an operator and a whole number, e.g. '> 10', '>= 1' or '!= 0'; "
-    "operators: >, >=, <, <=, =, ==, !=, <>"
-)
-_COMPARE: dict[str, Callable[[int, int], bool]] = {
-    ">": operator.gt,
-    ">=": operator.ge,
-    "<": operator.lt,
-    "<=": operator.le,
-    "=": operator.eq,
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<>": operator.ne,
-}
 _UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
 MAX_NAME = 63
 
 
-def _parse_threshold(condition: Any) -> tuple[str, int] | None:
-    match = _THRESHOLD.match(condition) if isinstance(condition, str) else None
-    return (match[1], int(match[2])) if match else None
-
-
 # Each config key: its check, what its value must be, and how to fix it.
 _COMPARISON = (
-    lambda v: _parse_threshold(v) is not None,
+    lambda v: parse_threshold(v) is not None,
     "a comparison with a count",
-    _THRESHOLD_HINT,
+    THRESHOLD_HINT,
 )
 _CONFIG: dict[str, tuple[Callable[[Any], bool], str, str | None]] = {
     "severity": (lambda v: str(v).lower() in ("error", "warn"), "'error' or 'warn'", None),
@@ -163,22 +143,9 @@ def _test_config(test: str, raw: Mapping[str, Any], location: Location) -> TestC
         values["severity"] = values["severity"].lower()
     for key in ("warn_if", "error_if"):
         if key in values:
-            op, n = _parse_threshold(values[key]) or ("", 0)  # checked above
+            op, n = parse_threshold(values[key]) or ("", 0)  # checked above
             values[key] = f"{op} {n}"
     return TestConfig(**values)
-
-
-def count_is_failure(count: int, condition: str) -> bool:
-    """Apply a threshold condition like `'> 10'` or `'!= 0'` to a failure count.
-
-    >>> count_is_failure(3, ">=3"), count_is_failure(0, "!= 0")
-    (True, False)
-    """
-    parsed = _parse_threshold(condition)
-    if parsed is None:
-        raise ConfigError(f"invalid test threshold {condition!r}", hint=_THRESHOLD_HINT)
-    op, n = parsed
-    return _COMPARE[op](count, n)
 
 
 def test_node_name(test: str, attached_to: str, column: str | None, args: Mapping[str, Any]) -> str:
@@ -210,7 +177,6 @@ __all__ = [
     "CONFIG_KEYS",
     "TestConfig",
     "builtin_test_sql",
-    "count_is_failure",
     "parse_test_entry",
     "test_node_name",
 ]

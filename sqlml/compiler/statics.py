@@ -8,11 +8,11 @@ from dataclasses import replace
 from typing import Any
 
 from sqlml.compiler.fastrender import render_fast
-from sqlml.compiler.loads import seed_sql, source_sql
 from sqlml.compiler.render import JinjaRenderer
 from sqlml.compiler.rendercontext import RenderContext
 from sqlml.compiler.types import CompiledNode
 from sqlml.errors import SqlmlError
+from sqlml.loads import seed_sql, source_sql
 from sqlml.project.types import NodeConfig, Project, SeedSource, SourceTable
 from sqlml.relation import Relation
 

@@ -57,7 +57,7 @@ def land_source(engine: Engine, step: Step, env: RunEnv) -> Outcome:
     table = step.spec
     check = column_check(engine, step.node, step.declared_columns, exact=False)
     if table.loader == "duckdb":
-        from sqlml.compiler.loads import ATTACH_ALIAS
+        from sqlml.loads import ATTACH_ALIAS
 
         path = env.root / str(table.settings["path"])
         if not path.is_file():
@@ -90,7 +90,7 @@ def check_existing(engine: Engine, step: Step, env: RunEnv) -> Outcome:
 
 def run_test(engine: Engine, step: Step, env: RunEnv) -> Outcome:
     """Count a data test's failing rows, keep them for inspection, judge the thresholds."""
-    from sqlml.compiler.datatests import count_is_failure
+    from sqlml.thresholds import count_is_failure
 
     config = step.spec.config
     sql = (

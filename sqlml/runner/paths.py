@@ -17,7 +17,7 @@ from sqlml.plan.types import Step
 
 def anchored_sql(step: Step, root: Path) -> str:
     """The step's SQL with its seed or source file path made absolute under ``root``."""
-    from sqlml.compiler.loads import seed_sql, source_sql
+    from sqlml.loads import seed_sql, source_sql
 
     spec = step.spec
     if step.kind == "seed":

@@ -24,10 +24,10 @@ from sqlml.compiler.datatests import (
     BUILTIN_TESTS,
     TestConfig,
     builtin_test_sql,
-    count_is_failure,
     parse_test_entry,
 )
 from sqlml.errors import ConfigError, GraphError, Location
+from sqlml.thresholds import count_is_failure
 
 GOLDEN = Path(__file__).parent / "datatests_golden"
 UPDATE = os.environ.get("SQLML_UPDATE_GOLDEN") == "1"

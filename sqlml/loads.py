@@ -1,4 +1,8 @@
-"""SQL that lands seeds and file sources: DuckDB's own readers, with declared types applied."""
+"""SQL that lands seeds and file sources: DuckDB's own readers, with declared types applied.
+
+The compiler writes it into the plan with the paths as the project gives them; the runner
+builds it again with the paths anchored to the project folder (`sqlml.runner.paths`).
+"""
 
 from __future__ import annotations
 
