@@ -18,7 +18,9 @@ and decide promotion.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlml.engine.base import Engine
@@ -40,7 +42,6 @@ from sqlml.ml.split import split_rows
 from sqlml.ml.train import TrainedModel, train
 from sqlml.ml.validate import check_spec
 from sqlml.plan.types import Step
-from sqlml.runner.materializations import Outcome, RunEnv
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -48,13 +49,34 @@ if TYPE_CHECKING:
     from sqlml.compiler.mlnodes import TrainingSpec
 
 
-def train_step(engine: Engine, step: Step, env: RunEnv) -> Outcome:
+@dataclass(frozen=True)
+class TrainingOutcome:
+    """What one training step did: the training rows, and "warn" when the new version did
+    not become champion."""
+
+    rows: int
+    status: str
+    message: str
+
+
+def train_step(
+    engine: Engine,
+    step: Step,
+    *,
+    state_schema: str,
+    run_id: str | None,
+    training_lock: threading.Lock,
+) -> TrainingOutcome:
     """Run one training step; see the module's docstring. Raises ConfigError/TrainingError
-    (naming the spec file and key) when the spec or the data is unfit."""
+    (naming the spec file and key) when the spec or the data is unfit.
+
+    ``training_lock`` is held while a model trains: scikit-learn's warnings are caught
+    process-wide, and each fit may use every core already.
+    """
     training: TrainingSpec = step.spec
     spec = training.spec
     data_fp, rows = data_fingerprint(engine, step.sql)
-    schema = env.state_schema
+    schema = state_schema
     latest = latest_version(engine, schema, spec.name)
     if (
         not step.force
@@ -62,14 +84,14 @@ def train_step(engine: Engine, step: Step, env: RunEnv) -> Outcome:
         and latest.spec_fingerprint == step.fingerprint
         and latest.data_fingerprint == data_fp
     ):
-        return Outcome(
+        return TrainingOutcome(
             rows,
             "success",
             f"unchanged: version {latest.version} was trained on the same data and spec; "
             f"not retrained (sqlml train {spec.name} forces it)",
         )
     check_spec(spec)  # milliseconds once scikit-learn is imported; before any data moves
-    with env.training_lock:
+    with training_lock:
         table = engine.arrow(step.sql)
         model = train(spec, table)
         export = export_onnx(model)
@@ -90,10 +112,10 @@ def train_step(engine: Engine, step: Step, env: RunEnv) -> Outcome:
         },
         importance={i.feature: {"mean": i.mean, "std": i.std} for i in model.importance},
         parity=_parity(export),
-        run_id=env.run_id,
+        run_id=run_id,
         signature=signature(model, export, training),
     )
-    profile_version(engine, schema, model, table, version.version, env.run_id)
+    profile_version(engine, schema, model, table, version.version, run_id)
     metric = spec.primary_metric
     promoted, reason = decide_promotion(
         model.metrics,
@@ -107,7 +129,7 @@ def train_step(engine: Engine, step: Step, env: RunEnv) -> Outcome:
     if promoted or model.passed:
         alias = "champion" if promoted else "challenger"
         promote(engine, schema, spec.name, version.version, alias=alias, reason=reason,
-                run_id=env.run_id)  # fmt: skip
+                run_id=run_id)  # fmt: skip
     failed = [str(g) for g in model.gates if not g.passed]
     figures = (
         f"{metric} {model.metrics[metric]:.4g} on {model.holdout.num_rows} holdout rows, "
@@ -116,7 +138,7 @@ def train_step(engine: Engine, step: Step, env: RunEnv) -> Outcome:
     message = f"version {version.version}: {figures}; {reason}"
     if failed:
         message += f" (failed gates: {', '.join(failed)})"
-    return Outcome(rows, "success" if promoted else "warn", message)
+    return TrainingOutcome(rows, "success" if promoted else "warn", message)
 
 
 def profile_version(

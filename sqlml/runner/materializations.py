@@ -126,7 +126,14 @@ def train_model(engine: Engine, step: Step, env: RunEnv) -> Outcome:
     """Train, export and register an ML model when its data or spec changed (or if forced)."""
     from sqlml.ml.trainstep import train_step
 
-    return train_step(engine, step, env)
+    outcome = train_step(
+        engine,
+        step,
+        state_schema=env.state_schema,
+        run_id=env.run_id,
+        training_lock=env.training_lock,
+    )
+    return Outcome(outcome.rows, outcome.status, outcome.message)
 
 
 def run_monitor(engine: Engine, step: Step, env: RunEnv) -> Outcome:
