@@ -4,9 +4,11 @@ every folder listed and file read noted in the load's `Inventory`."""
 from __future__ import annotations
 
 import os
-from collections.abc import Set
+from collections.abc import Mapping, Set
 from pathlib import Path
+from typing import Any
 
+from sqlml.errors import ConfigError, Location
 from sqlml.project.inventory import Inventory
 from sqlml.project.yamlfile import read_text
 
@@ -84,3 +86,14 @@ def read_source(root: str, rel: str, inventory: Inventory) -> str:
     if "\r" in text:  # universal newlines, as text mode reads them
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text
+
+
+def check_unique(kind: str, name: str, path: str, found: Mapping[str, Any], hint: str) -> None:
+    """Raise ConfigError when ``found`` (name -> a source with a ``path``) already holds a
+    ``kind`` named ``name``: the file at ``path`` would take a name another file has."""
+    if name in found:
+        raise ConfigError(
+            f"two {kind}s are named '{name}': {found[name].path} and {path}",
+            location=Location(path),
+            hint=hint,
+        )

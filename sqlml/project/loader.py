@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlml.errors import ConfigError, Location, did_you_mean
-from sqlml.project.files import file_stem, find_files, read_source, sort_paths
+from sqlml.project.files import check_unique, file_stem, find_files, read_source, sort_paths
 from sqlml.project.folders import (
     PROJECT_FILE,
     check_folder_config,
@@ -131,12 +131,8 @@ def _load(
         )
         for rel in found[".sql"]:
             name = file_stem(rel)
-            if name in models:
-                raise ConfigError(
-                    f"two models are named '{name}': {models[name].path} and {rel}",
-                    location=Location(rel),
-                    hint="model names must be unique across the project; rename one file",
-                )
+            hint = "model names must be unique across the project; rename one file"
+            check_unique("model", name, rel, models, hint)
             folder = rel.rpartition("/")[0]
             config = folder_configs.get(folder)
             if config is None:
@@ -278,12 +274,7 @@ def _seeds(
     for seed_dir in seed_dirs:
         for rel in find_files(str(root), seed_dir, (".csv",), inventory)[".csv"]:
             name = file_stem(rel)
-            if name in found:
-                raise ConfigError(
-                    f"two seeds are named '{name}': {found[name].path} and {rel}",
-                    location=Location(rel),
-                    hint="seed names must be unique; rename one file",
-                )
+            check_unique("seed", name, rel, found, "seed names must be unique; rename one file")
             found[name] = SeedSource(name=name, path=rel)
     for name, (entry, display, index) in properties.seeds.items():
         if name not in found:
@@ -354,13 +345,8 @@ def _monitors(root: Path, dirs: list[str], inventory: Inventory) -> tuple[Any, .
                 read_yaml(root / rel, rel), path=root / rel, display=rel,
                 default_name=file_stem(rel), sql=sql, sql_path=query,
             )  # fmt: skip
-            if monitor.name in monitors:
-                raise ConfigError(
-                    f"two monitors are named '{monitor.name}': "
-                    f"{monitors[monitor.name].path} and {rel}",
-                    location=Location(rel),
-                    hint="monitor names must be unique; rename one",
-                )
+            hint = "monitor names must be unique; rename one"
+            check_unique("monitor", monitor.name, rel, monitors, hint)
             monitors[monitor.name] = monitor
         for stem, query in queries.items():
             raise ConfigError(

@@ -23,7 +23,7 @@ def find_snapshots(
 ) -> tuple[dict[str, ModelSource], list[Path]]:
     """The snapshot templates under ``folders`` with their folder defaults, and the
     properties files found beside them."""
-    from sqlml.project.files import file_stem, find_files, read_source, sort_paths
+    from sqlml.project.files import check_unique, file_stem, find_files, read_source, sort_paths
     from sqlml.project.folders import folder_config
 
     top = str(root)
@@ -33,12 +33,8 @@ def find_snapshots(
         files = find_files(top, folder, (".sql", ".yml", ".yaml"), inventory, files_only={".sql"})
         for rel in files[".sql"]:
             name = file_stem(rel)
-            if name in found:
-                raise ConfigError(
-                    f"two snapshots are named '{name}': {found[name].path} and {rel}",
-                    location=Location(rel),
-                    hint="snapshot names must be unique across the project; rename one file",
-                )
+            hint = "snapshot names must be unique across the project; rename one file"
+            check_unique("snapshot", name, rel, found, hint)
             below = Path(top, rel).parent.relative_to(Path(top, folder)).parts
             found[name] = ModelSource(
                 name=name,
