@@ -40,7 +40,7 @@ from sqlml.compiler.snapshot import (
     nodes_key,
     save_snapshot,
 )
-from sqlml.compiler.snapshot_config import SnapshotSpec, snapshot_config
+from sqlml.compiler.snapshot_config import snapshot_config
 from sqlml.compiler.statics import static_nodes
 from sqlml.compiler.testnodes import TEST_CONFIG, build_test_nodes
 from sqlml.compiler.types import CompiledProject, Rendered
@@ -50,6 +50,7 @@ from sqlml.graph.dag import build_dag
 from sqlml.ml.spec import function_name
 from sqlml.project.types import ModelSource, NodeConfig, Project
 from sqlml.relation import Relation
+from sqlml.snapshotspec import SnapshotSpec
 
 CACHE_FILE = ".cache/compile.pickle"
 

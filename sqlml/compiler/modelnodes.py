@@ -21,13 +21,14 @@ from sqlml.compiler.link import (
     resolve,
 )
 from sqlml.compiler.parallel import COST_MS, Helper, parse
-from sqlml.compiler.snapshot_config import SnapshotSpec, check_snapshot_columns
+from sqlml.compiler.snapshot_config import check_snapshot_columns
 from sqlml.compiler.snapshot_config import spec_digest_parts as spec_parts
 from sqlml.compiler.testnodes import failures_relation, singular_spec
 from sqlml.compiler.types import CompiledNode, Parsed, Rendered, incremental_path
 from sqlml.errors import CompileError, Location, SqlmlError
 from sqlml.project.types import ModelSource, NodeConfig, Project
 from sqlml.relation import Relation
+from sqlml.snapshotspec import SnapshotSpec
 
 Write = Callable[[str, str, str], None]  # (path, sql, cache key)
 _V = TypeVar("_V")

@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlml.compiler.snapshot_config import SnapshotSpec
 from sqlml.relation import Relation
+from sqlml.snapshotspec import SnapshotSpec
 
 STAGE = '"__sqlml_snapshot_source"'
 CHANGES = '"__sqlml_snapshot_changes"'

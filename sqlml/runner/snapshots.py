@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlml.compiler.snapshot_config import META_COLUMNS, RESERVED_PREFIX, SnapshotSpec
 from sqlml.engine.base import Engine
 from sqlml.errors import ExecutionError
 from sqlml.plan.types import Step
 from sqlml.runner import snapshot_sql as sql
 from sqlml.runner.materializations import Outcome, RunEnv
+from sqlml.snapshotspec import META_COLUMNS, RESERVED_PREFIX, SnapshotSpec
 
 # Types a timestamp strategy's updated_at may have: they order in time.
 _TIME_TYPES = ("TIMESTAMP", "DATE")

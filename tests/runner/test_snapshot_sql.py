@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from sqlml.compiler.snapshot_config import SnapshotSpec
 from sqlml.relation import Relation
 from sqlml.runner import snapshot_sql as sql
+from sqlml.snapshotspec import SnapshotSpec
 
 GOLDEN = Path(__file__).parent / "snapshot_golden"
 UPDATE = os.environ.get("SQLML_UPDATE_GOLDEN") == "1"
