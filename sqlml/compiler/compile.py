@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import replace
 
 from sqlml.compiler.cache import CompileCache, forget_written, load_cache, save_cache
@@ -154,38 +155,7 @@ def _compile_nodes(
     kinds.update({t.name: "training" for t in project.training_queries})
     kinds.update({t.name: "test" for t in singular})
     outcomes, renders = _render(sources, cache, templates, helper)
-    rendered: dict[str, Rendered] = {}
-    configs: dict[str, NodeConfig] = {}
-    errors: dict[str, SqlmlError] = {}
-    validated: dict[str, NodeConfig] = {}
-    specs: dict[str, SnapshotSpec] = {}
-    for model in sources:
-        outcome = outcomes[model.name]
-        said = outcome[2] if outcome[0] == "error" else outcome[1].config
-        try:
-            if outcome[0] == "error":
-                raise outcome[1]
-            result = outcome[1]
-            env_reads.update(result.env_vars)
-            if kinds[model.name] in ("model", "feature_view"):
-                config = node_config(model, result, validated)
-            elif kinds[model.name] == "snapshot":
-                config, specs[model.name] = snapshot_config(model, result)
-            else:
-                config = TEST_CONFIG
-        except SqlmlError as exc:
-            place(exc, model.name)
-            errors[model.name] = exc
-            # What the template said of itself before failing still counts (e.g. ephemeral).
-            shown = safe_config({**model.config, **said})
-            if kinds[model.name] == "snapshot":
-                shown["materialized"] = "snapshot"
-            configs[model.name] = NodeConfig(**shown)
-            continue
-        if config.enabled:
-            rendered[model.name] = result
-            configs[model.name] = config
-    configs = {n: c for n, c in configs.items() if c.enabled}
+    rendered, configs, errors, specs = _configure(sources, kinds, outcomes, env_reads)
 
     database = project.target.database
     relations = {
@@ -303,6 +273,53 @@ def _compile_nodes(
             node = feature_view_node(node, views[name], project.root)
         nodes[name] = node
     return CompiledProject(project, nodes, rendered=renders, parsed=parses), keep, folders
+
+
+def _configure(
+    sources: list[ModelSource],
+    kinds: Mapping[str, str],
+    outcomes: Mapping[str, Outcome],
+    env_reads: dict[str, str | None],
+) -> tuple[
+    dict[str, Rendered], dict[str, NodeConfig], dict[str, SqlmlError], dict[str, SnapshotSpec]
+]:
+    """Each rendered template's config (and a snapshot's spec), leaving disabled nodes out.
+
+    A template that failed to render or configure gets its error, and a config from what it
+    said of itself before failing. Returns the renders, configs, errors and snapshot specs.
+    """
+    rendered: dict[str, Rendered] = {}
+    configs: dict[str, NodeConfig] = {}
+    errors: dict[str, SqlmlError] = {}
+    validated: dict[str, NodeConfig] = {}
+    specs: dict[str, SnapshotSpec] = {}
+    for model in sources:
+        outcome = outcomes[model.name]
+        said = outcome[2] if outcome[0] == "error" else outcome[1].config
+        try:
+            if outcome[0] == "error":
+                raise outcome[1]
+            result = outcome[1]
+            env_reads.update(result.env_vars)
+            if kinds[model.name] in ("model", "feature_view"):
+                config = node_config(model, result, validated)
+            elif kinds[model.name] == "snapshot":
+                config, specs[model.name] = snapshot_config(model, result)
+            else:
+                config = TEST_CONFIG
+        except SqlmlError as exc:
+            place(exc, model.name)
+            errors[model.name] = exc
+            # What the template said of itself before failing still counts (e.g. ephemeral).
+            shown = safe_config({**model.config, **said})
+            if kinds[model.name] == "snapshot":
+                shown["materialized"] = "snapshot"
+            configs[model.name] = NodeConfig(**shown)
+            continue
+        if config.enabled:
+            rendered[model.name] = result
+            configs[model.name] = config
+    return rendered, {n: c for n, c in configs.items() if c.enabled}, errors, specs
 
 
 def _render(
