@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from sqlml.engine.duckdb import DuckDBEngine
-from sqlml.monitor.drift import EPSILON, column_drift
+from sqlml.monitor.drift import EPSILON, columns_drift
 from sqlml.monitor.profile import ProfileColumn, write_profile
 
 NUMERIC = 16
@@ -76,10 +76,10 @@ def sqlml_profile(engine: DuckDBEngine, columns: list[ProfileColumn]) -> Any:
 
 
 def sqlml_drift(engine: DuckDBEngine, profile: Any) -> dict[str, dict[str, float | None]]:
-    return {
-        name: dict(column_drift(engine, "_sqlml", "bench", 1, column, "select * from cur").metrics)
-        for name, column in profile.columns.items()
-    }
+    drifts = columns_drift(
+        engine, "_sqlml", "bench", 1, list(profile.columns.values()), "select * from cur"
+    )
+    return {drift.column: dict(drift.metrics) for drift in drifts}
 
 
 def fetch(engine: DuckDBEngine, table: str) -> dict[str, np.ndarray]:

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from sqlml.engine.base import Engine
 from sqlml.errors import ExecutionError
-from sqlml.monitor.sqltext import bin_case, bin_labels, numeric, quote
+from sqlml.monitor.sqltext import bin_case, bin_labels, literal, numeric, quote
 
 Kind = Literal["numeric", "categorical"]
 DEFAULT_BINS = 10
@@ -124,17 +124,31 @@ def write_profile(
             node=profile,
             hint="profile only columns the training relation has",
         )
+    numerics = [c for c in columns if c.kind == "numeric"]
+    categoricals = [c for c in columns if c.kind != "numeric"]
+    n, summaries = _summaries(engine, source_sql, numerics, bins)
     key = [profile, version]
     engine.execute("begin transaction")
     try:
         for table in ("reference_profiles", "reference_bins", "reference_values"):
             engine.execute(f"delete from {s}.{table} where profile = ? and version = ?", key)
-        for column in columns:
-            data_type = types[column.name.lower()]
-            if column.kind == "numeric":
-                _numeric(engine, s, key, source_sql, column, data_type, bins, run_id)
-            else:
-                _categorical(engine, s, key, source_sql, column, data_type, max_categories, run_id)
+        rows: list[tuple[Any, ...]] = []
+        if numerics:
+            _insert_values(engine, s, key, source_sql, numerics)
+            rows += _numeric_bins(engine, s, key, numerics, summaries, n)
+        for column in numerics:
+            count, lo, hi, mean, std, edges = summaries[column.name]
+            engine.execute(
+                f"insert into {s}.reference_profiles values "
+                "(?, ?, ?, ?, 'numeric', ?, ?, ?, ?, ?, ?, ?, null, ?, now(), ?)",
+                [*key, column.name, column.role, types[column.name.lower()], n, n - count,
+                 lo, hi, mean, std, list(edges), run_id],
+            )  # fmt: skip
+        if categoricals:
+            rows += _categorical(
+                engine, s, key, source_sql, categoricals, types, n, max_categories, run_id
+            )
+        _insert_bins(engine, s, rows)
         engine.execute("commit")
     except BaseException:
         engine.execute("rollback")
@@ -260,52 +274,89 @@ def _source_types(engine: Engine, source_sql: str) -> list[tuple[str, str]]:
     return [(str(r[0]).lower(), str(r[1])) for r in rows]
 
 
-def _numeric(
+def _summaries(
+    engine: Engine, source_sql: str, columns: Sequence[ProfileColumn], bins: int
+) -> tuple[int, dict[str, tuple[int, Any, Any, Any, Any, tuple[float, ...]]]]:
+    """The row count, and per numeric column its non-NULL count, min, max, mean, population
+    std and bin edges, from one scan of the source."""
+    quantiles = ", ".join(map(repr, [i / bins for i in range(1, bins)] or [0.5]))
+    aggregates = ["count(*)"]
+    for i, _ in enumerate(columns):
+        x = f"x{i}"
+        aggregates += [f"count({x})", f"min({x})", f"max({x})", f"avg({x})",
+                       f"stddev_pop({x})", f"quantile_cont({x}, [{quantiles}])"]  # fmt: skip
+    values = ", ".join(f"{numeric(c.name)} as x{i}" for i, c in enumerate(columns)) or "1 as x"
+    row = engine.execute(
+        f"select {', '.join(aggregates)} from (select {values} from ({source_sql}))"
+    )[0]
+    summaries = {}
+    for i, column in enumerate(columns):
+        count, lo, hi, mean, std, cuts = row[1 + 6 * i : 7 + 6 * i]
+        edges: tuple[float, ...] = ()
+        if count:
+            edges = tuple(sorted({float(lo), float(hi), *(float(c) for c in cuts or ())}))
+        summaries[column.name] = (int(count), lo, hi, mean, std, edges)
+    return int(row[0]), summaries
+
+
+def _unpivot(source_sql: str, columns: Sequence[ProfileColumn], expression: Any) -> str:
+    """``(i, x)`` rows: every non-NULL value ``x`` of the ``i``-th column of ``columns`` (as
+    ``expression(name)`` gives it), read in one scan of the source."""
+    values = ", ".join(f"{expression(c.name)} as x{i}" for i, c in enumerate(columns))
+    names = ", ".join(f"x{i}" for i in range(len(columns)))
+    return (
+        f"select substr(name, 2)::INTEGER as i, x from (unpivot (select {values} from "
+        f"({source_sql})) on {names} into name name value x)"
+    )
+
+
+def _names(columns: Sequence[ProfileColumn]) -> str:
+    """A relation ``(i, column_name)`` numbering ``columns``."""
+    rows = ", ".join(f"({i}, {literal(c.name)})" for i, c in enumerate(columns))
+    return f"(select * from (values {rows}) as t(i, column_name))"
+
+
+def _insert_values(
+    engine: Engine, s: str, key: list[Any], source_sql: str, columns: Sequence[ProfileColumn]
+) -> None:
+    """Every distinct non-NULL value of every numeric column with its count, one statement."""
+    engine.execute(
+        f"insert into {s}.reference_values select ?, ?, n.column_name, v.x, v.k "
+        f"from (select i, x, count(*) as k from ({_unpivot(source_sql, columns, numeric)}) "
+        f"group by i, x) v join {_names(columns)} n using (i)",
+        key,
+    )
+
+
+def _numeric_bins(
     engine: Engine,
     s: str,
     key: list[Any],
-    source_sql: str,
-    column: ProfileColumn,
-    data_type: str,
-    bins: int,
-    run_id: str | None,
-) -> None:
-    x = numeric(column.name)
-    quantiles = [i / bins for i in range(1, bins)] or [0.5]
-    row = engine.execute(
-        f"select count(*), count(x), min(x), max(x), avg(x), stddev_pop(x), "
-        f"quantile_cont(x, [{', '.join(map(repr, quantiles))}]) "
-        f"from (select {x} as x from ({source_sql}))"
-    )[0]
-    n, count, lo, hi, mean, std, cuts = row
-    edges: list[float] = []
-    if count:
-        edges = sorted({float(lo), float(hi), *(float(c) for c in cuts or ())})
-    engine.execute(
-        f"insert into {s}.reference_profiles values "
-        "(?, ?, ?, ?, 'numeric', ?, ?, ?, ?, ?, ?, ?, null, ?, now(), ?)",
-        [*key, column.name, column.role, data_type, n, n - count, lo, hi, mean, std, edges, run_id],
+    columns: Sequence[ProfileColumn],
+    summaries: Mapping[str, tuple[int, Any, Any, Any, Any, tuple[float, ...]]],
+    n: int,
+) -> list[tuple[Any, ...]]:
+    """The bins of the numeric columns, counted on the values just stored (not the source)."""
+    cases = " ".join(
+        f"when {literal(c.name)} then {bin_case('value', summaries[c.name][5])}" for c in columns
     )
     counts = {
-        int(b): int(c)
-        for b, c in engine.execute(
-            f"select {bin_case('x', edges)} as bin, count(*) "
-            f"from (select {x} as x from ({source_sql})) group by bin"
+        (str(name), int(b)): int(k)
+        for name, b, k in engine.execute(
+            f"select column_name, case column_name {cases} end as bin, sum(count) "
+            f"from {s}.reference_values where profile = ? and version = ? group by all",
+            key,
         )
     }
-    labels = bin_labels(edges)
-    if edges:
-        engine.execute(
-            f"insert into {s}.reference_values select ?, ?, ?, x, count(*) "
-            f"from (select {x} as x from ({source_sql})) where x is not null group by x",
-            [*key, column.name],
-        )
-    rows = [
-        (*key, column.name, b, label, _finite(lo_), _finite(hi_), None, counts.get(b, 0),
-         counts.get(b, 0) / n if n else 0.0)
-        for b, label, lo_, hi_ in labels
-    ]  # fmt: skip
-    _insert_bins(engine, s, rows)
+    rows = []
+    for column in columns:
+        count, *_, edges = summaries[column.name]
+        counts[column.name, 0] = n - count
+        for b, label, lo_, hi_ in bin_labels(edges):
+            k = counts.get((column.name, b), 0)
+            rows.append((*key, column.name, b, label, _finite(lo_), _finite(hi_), None, k,
+                         _share(k, n)))  # fmt: skip
+    return rows
 
 
 def _categorical(
@@ -313,34 +364,46 @@ def _categorical(
     s: str,
     key: list[Any],
     source_sql: str,
-    column: ProfileColumn,
-    data_type: str,
+    columns: Sequence[ProfileColumn],
+    types: Mapping[str, str],
+    n: int,
     max_categories: int,
     run_id: str | None,
-) -> None:
-    c = f"{quote(column.name)}::VARCHAR"
-    n, count, distinct = engine.execute(
-        f"select count(*), count(c), count(distinct c) from (select {c} as c from ({source_sql}))"
-    )[0]
-    top = engine.execute(
-        f"select c, count(*) as k from (select {c} as c from ({source_sql})) "
-        f"where c is not null group by c order by k desc, c limit {int(max_categories)}"
+) -> list[tuple[Any, ...]]:
+    """Store the categorical columns' profiles (one grouped pass over the source) and return
+    their bins: NULL, "(other)", then the commonest categories."""
+    found = engine.execute(
+        f"select i, c, k, distinct_count, total from (select i, x as c, count(*) as k, "
+        "count(*) over (partition by i) as distinct_count, sum(count(*)) over (partition by i) "
+        "as total, row_number() over (partition by i order by count(*) desc, x) as rank "
+        f"from ({_unpivot(source_sql, columns, lambda c: f'{quote(c)}::VARCHAR')}) "
+        f"group by i, x) where rank <= {int(max_categories)} order by i, rank"
     )
-    engine.execute(
-        f"insert into {s}.reference_profiles values "
-        "(?, ?, ?, ?, 'categorical', ?, ?, ?, null, null, null, null, ?, null, now(), ?)",
-        [*key, column.name, column.role, data_type, n, n - count, distinct, run_id],
-    )
-    other = int(count) - sum(int(k) for _, k in top)
-    rows: list[tuple[Any, ...]] = [
-        (*key, column.name, 0, "NULL", None, None, None, n - count, _share(n - count, n)),
-        (*key, column.name, 1, "(other)", None, None, None, other, _share(other, n)),
-    ]
-    rows += [
-        (*key, column.name, i + 2, str(category), None, None, category, k, _share(k, n))
-        for i, (category, k) in enumerate(top)
-    ]
-    _insert_bins(engine, s, rows)
+    by_column: dict[int, list[tuple[str, int]]] = {}
+    totals: dict[int, tuple[int, int]] = {}
+    for i, c, k, distinct, total in found:
+        by_column.setdefault(int(i), []).append((str(c), int(k)))
+        totals[int(i)] = (int(distinct), int(total))
+    rows: list[tuple[Any, ...]] = []
+    for i, column in enumerate(columns):
+        distinct, count = totals.get(i, (0, 0))
+        top = by_column.get(i, [])
+        engine.execute(
+            f"insert into {s}.reference_profiles values "
+            "(?, ?, ?, ?, 'categorical', ?, ?, ?, null, null, null, null, ?, null, now(), ?)",
+            [*key, column.name, column.role, types[column.name.lower()], n, n - count, distinct,
+             run_id],
+        )  # fmt: skip
+        other = count - sum(k for _, k in top)
+        rows += [
+            (*key, column.name, 0, "NULL", None, None, None, n - count, _share(n - count, n)),
+            (*key, column.name, 1, "(other)", None, None, None, other, _share(other, n)),
+        ]
+        rows += [
+            (*key, column.name, j + 2, category, None, None, category, k, _share(k, n))
+            for j, (category, k) in enumerate(top)
+        ]
+    return rows
 
 
 def _insert_bins(engine: Engine, s: str, rows: Sequence[tuple[Any, ...]]) -> None:

@@ -180,3 +180,54 @@ def test_profile_training_stores_features_and_the_prediction(engine):
         "where profile = 'm' and column_name = 'age' order by value"
     )
     assert values == [(20.0, 1), (30.0, 1), (50.0, 1)]
+
+
+wide = st.lists(
+    st.tuples(
+        st.one_of(st.floats(-100, 100, allow_nan=False), st.none()),
+        st.one_of(st.integers(-3, 3).map(float), st.none()),
+        st.one_of(st.sampled_from("abc"), st.none()),
+    ),
+    min_size=1,
+    max_size=60,
+)
+
+
+@pytest.mark.filterwarnings("ignore:ks_2samp")
+@SETTINGS
+@given(reference=wide, current=wide)
+def test_all_columns_at_once_match_one_at_a_time_and_scipy(engine, reference, current):
+    """The suite computes every column in a few shared queries (repeated values counted
+    before sorting, the others sorted raw): the figures are those of one column at a time."""
+    from sqlml.monitor.drift import columns_drift
+
+    names = ["Spread Out", "few", "kind"]
+    types = [pa.float64(), pa.float64(), pa.string()]
+
+    def table(rows: list) -> pa.Table:
+        return pa.table({n: pa.array([r[j] for r in rows], t) for j, (n, t) in
+                         enumerate(zip(names, types, strict=True))})  # fmt: skip
+
+    profile = write_profile_from_arrow(
+        engine, "_sqlml", profile="w", version=1, data=table(reference), bins=4,
+        columns=[ProfileColumn(names[0], "numeric"), ProfileColumn(names[1], "numeric"),
+                 ProfileColumn(names[2], "categorical")],
+    )  # fmt: skip
+    with engine.arrow_view(table(current)) as view:
+        rows = f"select * from {view}"
+        columns = [profile.columns[n] for n in names]
+        together = columns_drift(engine, "_sqlml", "w", 1, columns, rows)
+        alone = [column_drift(engine, "_sqlml", "w", 1, c, rows) for c in columns]
+    for one, other in zip(together, alone, strict=True):
+        assert (one.column, one.n_current, one.bins) == (other.column, other.n_current, other.bins)
+        assert one.metrics == pytest.approx(other.metrics, abs=1e-12)
+    for j in (0, 1):
+        ref = np.array([r[j] for r in reference if r[j] is not None])
+        cur = np.array([r[j] for r in current if r[j] is not None])
+        if len(ref) and len(cur):
+            metrics = together[j].metrics
+            ks = ks_2samp(ref, cur).statistic
+            assert metrics["ks"] == pytest.approx(ks, abs=TOLERANCE)
+            std = np.std(ref)
+            expected = wasserstein_distance(ref, cur) / (std if std > 0 else 1.0)
+            assert metrics["wasserstein"] == pytest.approx(expected, abs=TOLERANCE, rel=1e-12)
