@@ -30,7 +30,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlml.engine.base import Engine
-from sqlml.monitor.profile import ColumnProfile
+from sqlml.monitor.profile import ColumnProfile, ensure_profile_tables
+from sqlml.monitor.sample import sample_ids
 from sqlml.monitor.sqltext import bin_case, double, literal, numeric, quote
 
 EPSILON = 1e-4
@@ -126,31 +127,28 @@ select b.*, st.psi, st.js_distance, st.linf, st.chi2 from b join st using (i)"""
 
 
 def raw_distance_sql(
-    schema: str,
-    profile: str,
-    version: int,
-    columns: Sequence[tuple[ColumnProfile, int, int, bool]],
-    rows: str,
+    schema: str, columns: Sequence[tuple[ColumnProfile, int, int, int, bool]], rows: str
 ) -> str:
     """Exact two-sample KS statistic and Wasserstein-1 distance of numeric columns, all in one
     query: ``(i, d_max, area)``, both to be divided by ``n_ref · n_cur``.
 
-    ``columns``: ``(column, n_ref, n_cur, grouped)``, the non-NULL counts of the reference and
-    the current rows; ``grouped`` counts equal current values before sorting (worth it when the
-    values repeat). Each reference value weighs ``count · n_cur`` and each current value
-    ``-n_ref``, so the running sum of weights in value order is ``n_ref · n_cur · (F_ref -
-    F_cur)`` in exact integers; it is read at the last row of each run of equal values (ties
-    grouped, as scipy does), and the area is ∑ |running sum| · (next value - value).
+    ``columns``: ``(column, sample, n_ref, n_cur, grouped)``: the column's reference sample
+    (see `sample`), the non-NULL counts of the reference and the current rows; ``grouped``
+    counts equal current values before sorting (worth it when the values repeat).
+
+    Each reference value weighs ``count · n_cur`` and each current value ``-n_ref``, so the
+    running sum of weights in value order is ``n_ref · n_cur · (F_ref - F_cur)`` in exact
+    integers; it is read at the last row of each run of equal values (ties grouped, as scipy
+    does), and the area is ∑ |running sum| · (next value - value).
     """
     s = quote(schema)
     totals = ", ".join(
-        f"({i}, {literal(c.name)}, {int(nr)}::BIGINT, {int(nc)}::BIGINT)"
-        for i, (c, nr, nc, _) in enumerate(columns)
+        f"({i}, {int(sample)}::BIGINT, {int(nr)}::BIGINT, {int(nc)}::BIGINT)"
+        for i, (_, sample, nr, nc, _) in enumerate(columns)
     )
     parts = [
-        f"select t.i, v.value, v.count * t.nc as w from {s}.reference_values v join t "
-        f"on t.column_name = v.column_name where v.profile = {literal(profile)} "
-        f"and v.version = {int(version)}"
+        f"select t.i, v.value, v.count * t.nc as w from {s}.reference_sample_values v "
+        "join t using (sample)"
     ]
     grouped = [(i, c) for i, (c, *_, g) in enumerate(columns) if g]
     raw = [(i, c) for i, (c, *_, g) in enumerate(columns) if not g]
@@ -162,7 +160,7 @@ def raw_distance_sql(
     if raw:
         parts.append(f"select c.i, c.x, -t.nr from ({_unpivot(raw, rows)}) c join t using (i)")
     return f"""
-with t(i, column_name, nr, nc) as (values {totals}),
+with t(i, sample, nr, nc) as (values {totals}),
 u as ({" union all ".join(parts)}),
 d as (select i, value, sum(w) over w as d, lead(value) over w as nx from u
       window w as (partition by i order by value rows between unbounded preceding and current row))
@@ -232,24 +230,18 @@ def _add_distances(
     rows: str,
     drifts: dict[int, ColumnDrift],
 ) -> None:
-    distinct = {
-        str(name): int(k)
-        for name, k in engine.execute(
-            f"select column_name, count(*) from {quote(schema)}.reference_values "
-            "where profile = ? and version = ? group by column_name",
-            [profile, version],
-        )
-    }
+    ensure_profile_tables(engine, schema)  # moves a sample stored in the old layout
+    samples = sample_ids(engine, schema, profile, version)
     columns = []
     for _, column, present in numerics:
         n_ref = column.n - column.nulls
+        sample, distinct = samples.get(column.name, (0, 0))
         # Values that repeat (counts, ages, codes) are counted before they are sorted.
-        repeated = distinct.get(column.name, 0) * 4 <= n_ref
-        columns.append((column, n_ref, present, repeated))
-    found = engine.execute(raw_distance_sql(schema, profile, version, columns, rows))
+        columns.append((column, sample, n_ref, present, distinct * 4 <= n_ref))
+    found = engine.execute(raw_distance_sql(schema, columns, rows))
     for j, d_max, area in found:
         i, column, _ = numerics[int(j)]
-        _, n_ref, n_cur, _ = columns[int(j)]
+        _, _, n_ref, n_cur, _ = columns[int(j)]
         scale = n_ref * n_cur
         std = column.std or 0.0
         metrics = dict(drifts[i].metrics)

@@ -2,7 +2,7 @@
 
 Written once per model version at training time (and for any table on request), read by every
 later monitor run, so that drift figures are computed against the same bins from run to run.
-Three plain tables in the state schema:
+Plain tables in the state schema:
 
 - ``reference_profiles``: one row per column (feature, prediction): kind, SQL type, row and
   NULL counts, min, max, mean, population standard deviation, the quantile edges.
@@ -11,9 +11,14 @@ Three plain tables in the state schema:
   maximum (see `sqltext.bin_case`). Categorical: bin 0 NULL, bin 1 "other" (a category the
   reference does not list; empty unless the reference had more than ``max_categories``), then
   one bin per category, commonest first.
-- ``reference_values``: every distinct non-NULL training value of each numeric column with its
-  count: an exact, compact copy of the training sample, so the Kolmogorov-Smirnov and
-  Wasserstein distances are computed on the raw values, not on bins.
+- the reference sample (`sample`): every distinct non-NULL training value of each numeric
+  column with its count, an exact, compact copy of the training sample, so the
+  Kolmogorov-Smirnov and Wasserstein distances are computed on the raw values, not on bins.
+
+A profile is written in a few passes over the source whatever its width: one for every numeric
+column's summaries and quantile edges, one storing every numeric column's distinct values (the
+numeric bins are then counted on those, not on the source), one grouped pass for every
+categorical column.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ from typing import Any, Literal
 
 from sqlml.engine.base import Engine
 from sqlml.errors import ExecutionError
-from sqlml.monitor.sqltext import bin_case, bin_labels, literal, numeric, quote
+from sqlml.monitor.sample import TABLES as SAMPLE_TABLES
+from sqlml.monitor.sample import delete_samples, move_old_values, write_samples
+from sqlml.monitor.sqltext import bin_case, bin_labels, numeric, quote
 
 Kind = Literal["numeric", "categorical"]
 DEFAULT_BINS = 10
@@ -45,9 +52,6 @@ create table if not exists {s}.reference_bins (
     profile varchar not null, version integer not null, column_name varchar not null,
     bin integer not null, label varchar not null, lo double, hi double, category varchar,
     count bigint not null, share double not null);
-create table if not exists {s}.reference_values (
-    profile varchar not null, version integer not null, column_name varchar not null,
-    value double not null, count bigint not null);
 """
 
 
@@ -90,10 +94,11 @@ class Profile:
 
 
 def ensure_profile_tables(engine: Engine, schema: str) -> None:
-    """Create the state schema and the three profile tables if they do not exist."""
+    """Create the state schema and the profile tables if they do not exist."""
     from sqlml.monitor.history import create_tables
 
-    create_tables(engine, _TABLES.format(s=quote(schema)))
+    create_tables(engine, (_TABLES + SAMPLE_TABLES).format(s=quote(schema)))
+    move_old_values(engine, schema)
 
 
 def write_profile(
@@ -130,12 +135,13 @@ def write_profile(
     key = [profile, version]
     engine.execute("begin transaction")
     try:
-        for table in ("reference_profiles", "reference_bins", "reference_values"):
+        delete_samples(engine, s, key)
+        for table in ("reference_profiles", "reference_bins"):
             engine.execute(f"delete from {s}.{table} where profile = ? and version = ?", key)
         rows: list[tuple[Any, ...]] = []
         if numerics:
-            _insert_values(engine, s, key, source_sql, numerics)
-            rows += _numeric_bins(engine, s, key, numerics, summaries, n)
+            ids = write_samples(engine, s, key, source_sql, [c.name for c in numerics])
+            rows += _numeric_bins(engine, s, key, numerics, summaries, n, ids)
         for column in numerics:
             count, lo, hi, mean, std, edges = summaries[column.name]
             engine.execute(
@@ -310,24 +316,6 @@ def _unpivot(source_sql: str, columns: Sequence[ProfileColumn], expression: Any)
     )
 
 
-def _names(columns: Sequence[ProfileColumn]) -> str:
-    """A relation ``(i, column_name)`` numbering ``columns``."""
-    rows = ", ".join(f"({i}, {literal(c.name)})" for i, c in enumerate(columns))
-    return f"(select * from (values {rows}) as t(i, column_name))"
-
-
-def _insert_values(
-    engine: Engine, s: str, key: list[Any], source_sql: str, columns: Sequence[ProfileColumn]
-) -> None:
-    """Every distinct non-NULL value of every numeric column with its count, one statement."""
-    engine.execute(
-        f"insert into {s}.reference_values select ?, ?, n.column_name, v.x, v.k "
-        f"from (select i, x, count(*) as k from ({_unpivot(source_sql, columns, numeric)}) "
-        f"group by i, x) v join {_names(columns)} n using (i)",
-        key,
-    )
-
-
 def _numeric_bins(
     engine: Engine,
     s: str,
@@ -335,17 +323,19 @@ def _numeric_bins(
     columns: Sequence[ProfileColumn],
     summaries: Mapping[str, tuple[int, Any, Any, Any, Any, tuple[float, ...]]],
     n: int,
+    ids: Mapping[str, int],
 ) -> list[tuple[Any, ...]]:
     """The bins of the numeric columns, counted on the values just stored (not the source)."""
     cases = " ".join(
-        f"when {literal(c.name)} then {bin_case('value', summaries[c.name][5])}" for c in columns
+        f"when {ids[c.name]} then {bin_case('value', summaries[c.name][5])}" for c in columns
     )
+    names = {sample: name for name, sample in ids.items()}
     counts = {
-        (str(name), int(b)): int(k)
-        for name, b, k in engine.execute(
-            f"select column_name, case column_name {cases} end as bin, sum(count) "
-            f"from {s}.reference_values where profile = ? and version = ? group by all",
-            key,
+        (names[int(sample)], int(b)): int(k)
+        for sample, b, k in engine.execute(
+            f"select sample, case sample {cases} end as bin, sum(count) "
+            f"from {s}.reference_sample_values where sample in "
+            f"({', '.join(map(str, ids.values()))}) group by all"
         )
     }
     rows = []

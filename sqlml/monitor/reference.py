@@ -4,7 +4,7 @@
 the version was trained (`sqlml.monitor.profile.profile_training`). ``reference:
 first_window`` is the first window the monitor judged for the watched version: profiled then
 (bins fitted on that window), stored under the monitor's name and the version in the same
-``reference_profiles``/``reference_bins``/``reference_values`` tables, and never changed
+``reference_profiles``/``reference_bins`` tables and reference samples, and never changed
 afterwards, so a later window is compared with the model's first day in production rather
 than with training rows that may not be distributed like a single scoring window (monthly
 snapshots over history against one snapshot of today). A new model version freezes its own

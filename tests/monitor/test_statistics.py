@@ -176,8 +176,8 @@ def test_profile_training_stores_features_and_the_prediction(engine):
         ("b", 0.25),
     ]
     values = engine.execute(
-        "select value, count from _sqlml.reference_values "
-        "where profile = 'm' and column_name = 'age' order by value"
+        "select value, count from _sqlml.reference_sample_values join _sqlml.reference_samples "
+        "using (sample) where profile = 'm' and column_name = 'age' order by value"
     )
     assert values == [(20.0, 1), (30.0, 1), (50.0, 1)]
 
@@ -231,3 +231,24 @@ def test_all_columns_at_once_match_one_at_a_time_and_scipy(engine, reference, cu
             std = np.std(ref)
             expected = wasserstein_distance(ref, cur) / (std if std > 0 else 1.0)
             assert metrics["wasserstein"] == pytest.approx(expected, abs=TOLERANCE, rel=1e-12)
+
+
+def test_a_sample_stored_in_the_old_layout_is_moved_and_used(tmp_path):
+    """Profiles written before the sample tables kept their values in ``reference_values``,
+    keyed by name: the first monitor run moves them, with the same figures."""
+    engine = DuckDBEngine(tmp_path / "w.duckdb")
+    column = _profile(engine, [float(v % 7) for v in range(50)], "numeric")
+    rows = _current(engine, [float(v % 5) for v in range(40)], "numeric")
+    before = column_drift(engine, "_sqlml", "p", 1, column, rows)
+    engine.execute(
+        "create table _sqlml.reference_values as select profile, version, column_name, value, "
+        "count from _sqlml.reference_sample_values join _sqlml.reference_samples using (sample)"
+    )
+    engine.execute("delete from _sqlml.reference_sample_values")
+    engine.execute("delete from _sqlml.reference_samples")
+    after = column_drift(engine, "_sqlml", "p", 1, column, rows)
+    assert after == before
+    assert ("_sqlml", "reference_values") not in engine.relations()
+    (moved,) = engine.execute("select count(*) from _sqlml.reference_sample_values")[0]
+    assert moved == 7
+    engine.close()
