@@ -16,16 +16,19 @@ SKL2ONNX_ML_OPSET = 3
 Precision = Literal["double", "float32"]
 
 
-def convert(model: TrainedModel, precision: Precision = "double") -> Any:
+def convert(
+    model: TrainedModel, precision: Precision = "double", *, compact_trees: bool = True
+) -> Any:
     """The fitted pipeline as one ONNX model; its estimator part computes in ``precision``
-    (preprocessing always runs in double). Raises TrainingError ("onnx export")."""
+    (preprocessing always runs in double). ``compact_trees=False`` gives tree models the layout
+    of earlier sqlml exports (see `tree_model`). Raises TrainingError ("onnx export")."""
     spec = model.spec
     estimator = model.estimator
     name = type(estimator).__name__
     try:
         prep, width = _preprocessing(model)
         if name in DOUBLE_TREE_CLASSES:
-            return _join(prep, tree_model(estimator, width, OPSET))
+            return _join(prep, tree_model(estimator, width, OPSET, compact=compact_trees))
         return _join(prep, _skl2onnx_estimator(estimator, width, double=precision == "double"))
     except Exception as exc:  # the boundary where skl2onnx's errors become ours
         raise TrainingError(

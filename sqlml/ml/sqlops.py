@@ -359,6 +359,11 @@ def _sigmoid(node: Any, inputs: list[Value], scope: Scope) -> list[Value]:
     return [inputs[0].map(sigmoid, "double")]
 
 
+def _relu(node: Any, inputs: list[Value], scope: Scope) -> list[Value]:
+    zero = literal(0.0, "double")
+    return [inputs[0].map(lambda v: call("greatest", v, zero), inputs[0].kind)]
+
+
 def _softmax(node: Any, inputs: list[Value], scope: Scope) -> list[Value]:
     import numpy as np
     from sqlglot import exp
@@ -468,6 +473,7 @@ def _ops() -> dict[str, Op]:
         "Exp": _unary("exp"),
         "Log": _unary("ln"),
         "Sigmoid": _sigmoid,
+        "Relu": _relu,
         "Softmax": _softmax,
         "ArgMax": _argmax,
         "ReduceSum": _reduce_sum,

@@ -10,6 +10,8 @@ import pytest
 
 from sqlml.engine import Engine, connect
 from sqlml.errors import ScoringError
+from sqlml.ml.features import prepare_features
+from sqlml.ml.onnx_convert import convert
 from sqlml.ml.onnx_export import export_onnx
 from sqlml.ml.registry import promote, register_version
 from sqlml.ml.scorestep import score_model
@@ -37,8 +39,12 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
 def register(engine: Engine, estimator: str, params: str, *, champion: bool = True) -> int:
     model = trained("customers", estimator, params, CUSTOMERS)
+    return register_bytes(engine, export_onnx(model).onnx_bytes, champion=champion)
+
+
+def register_bytes(engine: Engine, onnx_bytes: bytes, *, champion: bool = True) -> int:
     version = register_version(
-        engine, SCHEMA, model="churn", owner="ml", onnx=export_onnx(model).onnx_bytes,
+        engine, SCHEMA, model="churn", owner="ml", onnx=onnx_bytes,
         spec_fingerprint="s", data_fingerprint="d", params={}, metrics={}, cv_metrics={},
         importance={}, parity={}, run_id="train",
     ).version  # fmt: skip
@@ -76,6 +82,21 @@ def test_first_run_scores_everything_and_scores_equal_onnxruntime(engine: Engine
     got = [p for (p,) in engine.execute("select probability_1 from churn_scores order by id")]
     assert np.abs(np.array(got) - expected.column("probability_1").to_numpy()).max() < 1e-12
     assert by_run(engine) == [("r1", 1, 800)]
+
+
+def test_a_version_exported_in_the_earlier_tree_layout_still_scores(engine: Engine) -> None:
+    # registered before binary forests were exported once: its stored bytes copy every tree
+    model = trained("customers", *RF, CUSTOMERS)
+    register_bytes(engine, convert(model, compact_trees=False).SerializeToString())
+    run(engine, "r1")
+    earlier = engine.execute("select probability_0, probability_1 from churn_scores order by id")
+    register_bytes(engine, export_onnx(model).onnx_bytes)
+
+    assert run(engine, "r2") == ("full", 800, 0)
+    now = engine.execute("select probability_0, probability_1 from churn_scores order by id")
+    expected = model.pipeline.predict_proba(prepare_features(customers(), model.features))
+    assert np.abs(np.array(earlier) - expected).max() < 1e-12
+    assert np.abs(np.array(now) - expected).max() < 1e-12
 
 
 def test_incremental_runs_touch_only_new_and_changed_rows(engine: Engine) -> None:
