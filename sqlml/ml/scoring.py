@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from sqlml.engine.base import Engine, Transaction
 from sqlml.errors import ScoringError, SqlmlError
 from sqlml.ml.features import onnx_inputs, prepare_features
+from sqlml.ml.packing import Packing, packed_feed, packed_model, packed_sql, unpacked
 from sqlml.ml.signature import Signature, check_columns, read_signature
 from sqlml.relation import Relation
 
@@ -67,14 +68,23 @@ def make_session(onnx_bytes: bytes, threads: int = 1) -> Any:
 
 
 def score_batch(
-    session: Any, signature: Signature, batch: pa.RecordBatch | pa.Table, keep: Sequence[str]
+    session: Any,
+    signature: Signature,
+    batch: pa.RecordBatch | pa.Table,
+    keep: Sequence[str],
+    packing: Packing | None = None,
 ) -> pa.RecordBatch:
-    """Score one batch: the ``keep`` columns as they are, then the score columns."""
+    """Score one batch: the ``keep`` columns as they are, then the score columns. With a
+    ``packing``, the session is `packed_model`'s and the batch has the packed column."""
     import numpy as np
     import pyarrow as pa
 
     table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
-    feed = onnx_inputs(prepare_features(table, signature.inputs))
+    if packing is None:
+        feed = onnx_inputs(prepare_features(table, signature.inputs))
+    else:
+        rest = [f for f in signature.inputs if f.name not in set(packing.columns)]
+        feed = {**onnx_inputs(prepare_features(table, rest)), **packed_feed(table, packing)}
     columns = [table.column(name).combine_chunks() for name in keep]
     if signature.task == "regression":
         (prediction,) = session.run(["prediction"], feed)
@@ -186,20 +196,22 @@ def score_query(
         model cannot read the input or onnxruntime fails; the table is then left as it was.
     """
     signature = read_signature(onnx_bytes, stamp.model)
-    session = _session(onnx_bytes, stamp.model)
+    sql, model_bytes, packing = _packed(engine, onnx_bytes, sql, signature, keep, stamp.model)
+    session = _session(model_bytes, stamp.model)
     workers = workers or os.cpu_count() or 1
     failure: list[BaseException] = []
 
     def score(batch: pa.RecordBatch) -> pa.RecordBatch:
         try:
-            return score_batch(session, signature, batch, keep)
+            return score_batch(session, signature, batch, keep, packing)
         except BaseException as exc:
             failure.append(exc)
             raise
 
     with engine.stream(sql, batch_rows) as reader:
-        check_columns(signature, reader.schema.names, stamp.model)
-        _check_keep(keep, reader.schema.names, stamp.model)
+        if packing is None:
+            check_columns(signature, reader.schema.names, stamp.model)
+            _check_keep(keep, reader.schema.names, stamp.model)
         generator = scored_batches(reader, score, workers)
         schema = output_schema(signature, reader.schema, keep)
         with _closing(generator), engine.arrow_view(_reader(schema, generator)) as view:
@@ -257,6 +269,32 @@ def _write(
 
 def _q(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
+
+
+def _packed(
+    engine: Engine,
+    onnx_bytes: bytes,
+    sql: str,
+    signature: Signature,
+    keep: Sequence[str],
+    model: str,
+) -> tuple[str, bytes, Packing | None]:
+    """The query to stream, the model to run and its packing: the query reads only ``keep``
+    and the model's inputs, its numeric ones packed into one matrix column where the model
+    allows (see `sqlml.ml.packing`); otherwise ``sql`` and the model as they are."""
+    packed = packed_model(onnx_bytes)
+    if packed is None:
+        return sql, onnx_bytes, None
+    model_bytes, packing = packed
+    schema = engine.arrow(f"select * from (\n{sql}\n) as __sqlml_rows limit 0").schema
+    check_columns(signature, schema.names, model)
+    _check_keep(keep, schema.names, model)
+    item = packed_sql(packing, {f.name: f.type for f in schema})
+    if item is None:
+        return sql, onnx_bytes, None
+    columns = [*keep, *unpacked([f.name for f in signature.inputs], packing)]
+    selected = ", ".join([*(_q(c) for c in dict.fromkeys(columns)), item])
+    return f"select {selected} from (\n{sql}\n) as __sqlml_rows", model_bytes, packing
 
 
 def _reader(schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> pa.RecordBatchReader:
