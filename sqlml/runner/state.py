@@ -65,13 +65,14 @@ def ensure_state(engine: Engine, schema: str) -> None:
 
 
 def read_state(engine: Engine, schema: str) -> WarehouseState:
-    """Existing relations and each node's fingerprint at its last successful build."""
+    """Existing relations and each node's fingerprint at its last successful build (a
+    warning counts: a data test over its warn threshold, a model trained but not promoted)."""
     relations = engine.relations()
     fingerprints: dict[str, str] = {}
     if (schema, "node_results") in relations:
         rows = engine.execute(
             f"select node, arg_max(fingerprint, started_at) from {_q(schema)}.node_results "
-            "where status = 'success' group by node"
+            "where status in ('success', 'warn') group by node"
         )
         fingerprints = {node: fp for node, fp in rows if fp}
     intervals = read_intervals(engine, schema) if (schema, "intervals") in relations else {}

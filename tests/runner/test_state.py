@@ -149,3 +149,22 @@ def test_the_planner_reads_the_fingerprint_of_the_last_successful_build(tmp_path
         "after_bad": "modified",  # a parent's fingerprint is part of its own
     }
     assert fixed_plan == dict.fromkeys(["src", "big", "bad", "after_bad"], "unchanged")
+
+
+def test_a_node_that_warned_was_built_as_unchanged_as_one_that_succeeded(tmp_path: Path) -> None:
+    root = write_project(
+        tmp_path,
+        {
+            "project.yml": MINIMAL_PROJECT,
+            "models/m.sql": "select 1 as id union all select null",
+            "models/_m.yml": "models:\n  - name: m\n    columns:\n      - name: id\n"
+            "        data_tests:\n          - not_null: {config: {severity: warn}}\n",
+        },
+    )
+    result = Context(root).build()
+    (test,) = [r for r in result.results if r.kind == "test"]
+
+    plan = {s.node: s.reason for s in Context(root).plan(command="build").steps}
+
+    assert test.status == "warn"
+    assert plan == {"m": "unchanged", test.node: "unchanged"}
