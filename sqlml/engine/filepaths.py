@@ -38,7 +38,7 @@ def anchor_file_reads(sql: str, root: Path) -> str:
     shadowed = {
         text
         for match in _QUOTED.finditer(sql)
-        if (text := (match.group(1) or match.group(2)).replace("''", "'")) and _in(cwd, text)
+        if (text := (match.group(1) or match.group(2) or "").replace("''", "'")) and _in(cwd, text)
     }
     if not shadowed:
         return sql

@@ -11,7 +11,7 @@ from sqlml.engine.filepaths import anchor_file_reads
 
 SQL = (
     "create table t as\n"
-    "select *, 'data/x.csv' as source, 'label' as kind\n"
+    "select *, 'data/x.csv' as source, 'label' as kind, '' as empty, \"\" as none\n"
     "from read_csv(['data/x.csv', 'data/missing.csv']) join \"data/y.parquet\" using (id)\n"
     "where name <> 'data/x.csv'"
 )
@@ -33,7 +33,7 @@ def test_only_file_reads_that_the_working_directory_shadows_are_anchored(
 
     assert anchored == (
         "create table t as\n"
-        "select *, 'data/x.csv' as source, 'label' as kind\n"
+        "select *, 'data/x.csv' as source, 'label' as kind, '' as empty, \"\" as none\n"
         f"from read_csv(['{root}/data/x.csv', 'data/missing.csv']) "
         f'join "{root}/data/y.parquet" using (id)\n'
         "where name <> 'data/x.csv'"
