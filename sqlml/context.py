@@ -239,10 +239,37 @@ class Context(ModelsAPI):
         *,
         threads: int | None = None,
         ignore_schedules: bool = False,
+        reset_reference: bool = False,
     ) -> RunResult:
         """Run the selected monitors alone (all of them when nothing is selected), against
-        what is in the warehouse now; append their figures to the history and act on them."""
+        what is in the warehouse now; append their figures to the history and act on them.
+        With ``reset_reference``, first forget their first-window references (see
+        `reset_references`), so this run freezes new ones."""
+        if reset_reference:
+            self.reset_references(select, exclude)
         return self._execute("monitor", select, exclude, threads, ignore_schedules=ignore_schedules)
+
+    def reset_references(
+        self, select: Sequence[str] = (), exclude: Sequence[str] = ()
+    ) -> list[str]:
+        """Forget the frozen references of the selected monitors with ``reference:
+        first_window``, so that their next run freezes its window as the new reference (e.g.
+        once a shift is accepted as the new normal). Returns their names."""
+        from sqlml.compiler.monitornodes import MonitorNode
+        from sqlml.monitor.reference import reset_first_window
+
+        names = [
+            node.name
+            for node in self.ls(select, exclude)
+            if isinstance(node.spec, MonitorNode) and node.spec.monitor.reference == "first_window"
+        ]
+        engine = self.connect()
+        try:
+            for name in names:
+                reset_first_window(engine, self.project.state_schema, name)
+        finally:
+            engine.close()
+        return names
 
     def freshness(self, select: Sequence[str] = (), exclude: Sequence[str] = ()) -> list[Any]:
         """Check how old the newest row of each selected source is; record the results.

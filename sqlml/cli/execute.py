@@ -82,6 +82,14 @@ _EXECUTIONS = {
 }
 
 
+_RESET_REFERENCE = click.option(
+    "--reset-reference",
+    is_flag=True,
+    help="Forget the selected monitors' first-window references first (reference: "
+    "first_window), so this run's window becomes the new reference.",
+)
+
+
 def _execution_command(command: str, help_text: str) -> click.Command:
     def execute(
         select: tuple[str, ...],
@@ -95,6 +103,8 @@ def _execution_command(command: str, help_text: str) -> click.Command:
     execute = handle_errors(execute)
     if command in ("run", "build"):
         execute = RETRAIN(refresh_options(execute))
+    if command == "monitor":
+        execute = _RESET_REFERENCE(execute)
     execute = lock_option(ALL(execute))
     return click.command(name=command, help=help_text)(
         common_options(selection_options(THREADS(execute)))

@@ -1,14 +1,17 @@
 """Which rows a drift, prediction drift or quality monitor compares its window with.
 
-``reference: training`` (the default) is the model version's training profile, written when
-the version was trained (`sqlml.monitor.profile.profile_training`). ``reference:
-first_window`` is the first window the monitor judged for the watched version: profiled then
-(bins fitted on that window), stored under the monitor's name and the version in the same
-``reference_profiles``/``reference_bins`` tables and reference samples, and never changed
-afterwards, so a later window is compared with the model's first day in production rather
-than with training rows that may not be distributed like a single scoring window (monthly
-snapshots over history against one snapshot of today). A new model version freezes its own
-first window.
+``reference: training`` (the default) is the watched model version's training profile, written
+when the version was trained (`sqlml.monitor.profile.profile_training`). ``reference:
+first_window`` is the first window the monitor judged: profiled by that run (bins fitted on
+the window itself) and stored under the monitor's name in the same ``reference_profiles``,
+``reference_bins`` tables and reference samples (its ``version`` says which model version
+was watched then), and never changed afterwards. A later window is then compared with
+the model's first day in production rather than with training rows that may not be
+distributed like a single scoring window (monthly snapshots over history against one snapshot
+of today). It outlives retraining on purpose: the rows a model is fed do not depend on its
+version, and a reference that moved with every new champion would call a shift normal on the
+very day a model retrained on it was promoted. `reset_first_window` forgets it, so the next
+run freezes a new one.
 """
 
 from __future__ import annotations
@@ -41,15 +44,16 @@ def reference_profile(
 ) -> Profile | None:
     """The profile ``monitor`` compares its window with (``reference:``).
 
-    ``training``: the model version's training profile. ``first_window``: the profile of the
-    first window this monitor judged for that version, stored under the monitor's name and
-    the version the first time (every column of ``columns``, binned on the window itself), then
+    ``training``: the watched model version's training profile. ``first_window``: the profile
+    of the first window this monitor judged, stored under the monitor's name the first time
+    (every column of ``columns``, binned on the window itself, with the watched version), then
     read back unchanged; None when that first window has no rows, so nothing can be frozen.
     """
     if monitor.reference == "training":
         return training
-    if training.version in profile_versions(engine, schema, monitor.name):
-        return read_profile(engine, schema, monitor.name, training.version)
+    frozen = profile_versions(engine, schema, monitor.name)
+    if frozen:
+        return read_profile(engine, schema, monitor.name, frozen[0])
     (count,) = engine.execute(f"select count(*) from ({rows})")[0]
     if not count:
         return None
@@ -76,7 +80,33 @@ def frozen_column(monitor: MonitorSpec, profile: Profile, name: str) -> ColumnPr
             f"{profile.version}, frozen from its first window) has no column {name}",
             node=monitor.name,
             location=monitor.location,
-            hint="the column was not in the window when the reference was frozen; a new model "
-            "version freezes a new reference from its first window (`sqlml train <model>`)",
+            hint="the column was not in the window when the reference was frozen; freeze a new "
+            f"one from the next window: `sqlml monitor -s {monitor.name} --reset-reference`",
         )
     return column
+
+
+def reset_first_window(engine: Engine, schema: str, monitor: str) -> int:
+    """Forget the first-window reference of ``monitor`` (so its next run freezes a new one);
+    returns the number of columns it had."""
+    from sqlml.monitor.profile import ensure_profile_tables
+    from sqlml.monitor.sample import delete_samples
+    from sqlml.monitor.sqltext import quote
+
+    ensure_profile_tables(engine, schema)
+    s = quote(schema)
+    (columns,) = engine.execute(
+        f"select count(*) from {s}.reference_profiles where profile = ?", [monitor]
+    )[0]
+    versions = profile_versions(engine, schema, monitor)
+    engine.execute("begin transaction")
+    try:
+        for version in versions:
+            delete_samples(engine, s, [monitor, version])
+        for table in ("reference_profiles", "reference_bins"):
+            engine.execute(f"delete from {s}.{table} where profile = ?", [monitor])
+        engine.execute("commit")
+    except BaseException:
+        engine.execute("rollback")
+        raise
+    return int(columns)

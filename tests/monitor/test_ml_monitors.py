@@ -175,3 +175,51 @@ def test_a_drift_monitor_needs_a_relation_when_its_model_does_not_score(tmp_path
         Context(root).ls()
     assert "say which rows the drift monitor watches" in str(caught.value)
     assert "scoring" in str(caught.value)
+
+
+@pytest.mark.slow
+def test_a_first_window_reference_outlives_retraining_until_reset(tmp_path):
+    from click.testing import CliRunner
+
+    from sqlml.cli.main import cli
+
+    first = """
+        monitors:
+          - type: drift
+            relation: ref('churn_current')
+            reference: first_window
+    """
+    spec = textwrap.dedent(FILES["ml/churn.yml"]).strip() + "\n" + textwrap.dedent(first)
+    files = {**FILES, "models/churn_current.sql": CURRENT, "ml/churn.yml": spec}
+    root = write_project(tmp_path / "shop", files)
+    frozen = (
+        "select distinct version, run_id from _sqlml.reference_profiles "
+        "where profile = 'churn_drift'"
+    )
+
+    built = Context(root).run()
+    # The first window is its own reference: it passes, whatever the training rows look like.
+    assert {r.node: r.status for r in built.results}["churn_drift"] == "success"
+    assert rows(root, frozen) == [(1, built.run_id)]
+    retrained = Context(root).run(["churn", "churn_drift"], retrain=True)
+    assert rows(root, "select max(version) from _sqlml.model_versions") == [(2,)]
+    # A new version does not move the reference: it is the monitor's, not the version's.
+    assert rows(root, frozen) == [(1, built.run_id)]
+    judged = rows(
+        root,
+        "select max(value) from _sqlml.monitor_results where monitor = 'churn_drift' "
+        f"and run_id = '{retrained.run_id}' and metric <> 'chi2'",  # chi2 counts the ε bins
+    )
+    assert judged == [(0.0,)]
+
+    reset = CliRunner().invoke(
+        cli, ["monitor", "-s", "churn_drift", "--reset-reference", "--project-dir", str(root)]
+    )
+
+    assert reset.exit_code == 0, reset.output
+    ((version, run_id),) = rows(root, frozen)
+    assert run_id not in (built.run_id, retrained.run_id)
+    assert (
+        version
+        == rows(root, "select version from _sqlml.model_aliases where alias = 'champion'")[0][0]
+    )
