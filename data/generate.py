@@ -25,6 +25,7 @@ Usage::
     python data/generate.py --out data/raw --rows 5000 --seed 42
     python data/generate.py --out data/raw --append-day --seed 42   # one more day of data
     python data/generate.py --append-day --shifted                  # a day the monitors catch
+    python data/generate.py --append-days 61                        # two months later
 
 ``--append-day`` reads what is already under ``--out`` and adds the day after the latest day
 present: new customers, orders, order items, tickets and a new events partition, plus change
@@ -969,8 +970,10 @@ def read_existing(con: duckdb.DuckDBPyConnection, out: Path) -> None:
 
 
 def append_day(
-    out: Path, seed: int, compression: str, *, shifted: bool = False
+    out: Path, seed: int, compression: str, *, shifted: bool = False, days: int = 1
 ) -> dict[str, int | str]:
+    """Append the day after the latest day in ``out`` (``days`` > 1: that many days at once,
+    at the same daily rates, e.g. to let the labels of earlier scores land)."""
     for name in (
         "customers.csv",
         "products.csv",
@@ -989,7 +992,7 @@ def append_day(
     last_day = max(last_order_day, dt.date.fromisoformat(last_event_day or "0001-01-01"))
     day = last_day + dt.timedelta(days=1)
     day_start = dt.datetime.combine(day, dt.time())
-    day_end = day_start + dt.timedelta(days=1)
+    day_end = day_start + dt.timedelta(days=days)
     day_no = (day - dt.date(1970, 1, 1)).days
     week_ago = ts(day_start - dt.timedelta(days=7))
 
@@ -1003,11 +1006,11 @@ def append_day(
             (select coalesce(max(ticket_id), 0) from old_tickets)
     """).fetchone()
     jitter = con.execute(f"select 0.9 + 0.2 * rnd('a_volume', {day_no})").fetchone()[0]
-    n_orders = max(1, round(n_orders / 7 * jitter))
+    n_orders = max(1, round(n_orders / 7 * jitter * days))
     if shifted:  # a day unlike the others: four times the orders, each three times the size
         n_orders *= SHIFT_ORDERS
-    n_new_customers = max(1, round(n_signups / 7))
-    n_tickets = max(1, round(n_tickets / 7))
+    n_new_customers = max(1, round(n_signups / 7 * days))
+    n_tickets = max(1, round(n_tickets / 7 * days))
     if shifted:  # a delivery outage: support hears from a good share of all customers at once
         n_tickets = round(max_customer * SHIFT_TICKETS)
     max_item = con.execute(f"""
@@ -1047,7 +1050,13 @@ def append_day(
         win_end=day_end,
         customers_before=max_customer,
         new_customers=n_new_customers,
-        signed_up_before_sql=str(signed_up_month_before),
+        # customers signed up by {s} seconds after the window start (before it: as a month
+        # before the window start, close enough for one day; within a longer window: exact)
+        signed_up_before_sql=(
+            f"case when ({{s}}) >= 0 then {max_customer} + floor(({{s}}) * {n_new_customers} "
+            f"/ {int((day_end - day_start).total_seconds())})::bigint "
+            f"else {signed_up_month_before} end"
+        ),
         trend=1.0,
     )
     build_order_items(con, first_id=max_item + 1, quantity_factor=SHIFT_QUANTITY if shifted else 1)
@@ -1094,10 +1103,10 @@ def append_day(
                 case when {moved} then {new_country} else country end as country,
                 case when {moved} then marketing_opt_in else not marketing_opt_in end
                     as marketing_opt_in,
-                {ts(day_start)} + secs(rnd2('a_cust_at', customer_id, {day_no}) * 86400)
+                {ts(day_start)} + secs(rnd2('a_cust_at', customer_id, {day_no}) * {86400 * days})
                     as updated_at)
             from old_customers
-            where rnd2('a_cust_change', customer_id, {day_no}) < 0.005
+            where rnd2('a_cust_change', customer_id, {day_no}) < {min(1.0, 0.005 * days)}
         )
         order by updated_at, customer_id
     """,
@@ -1148,8 +1157,9 @@ def append_day(
         out / "support_tickets.csv",
     )
     n_events = write_events(con, out, "gzip" if compression == "auto" else compression)
+    last = day + dt.timedelta(days=days - 1)
     return {
-        "day": day.isoformat(),
+        "day": day.isoformat() if days == 1 else f"{day.isoformat()}..{last.isoformat()}",
         "customer_rows": n_customer_rows,
         "order_rows": n_order_rows,
         "order_item_rows": n_item_rows,
@@ -1189,6 +1199,13 @@ def main(argv: list[str] | None = None) -> int:
         help="append the day after the latest day in --out instead",
     )
     parser.add_argument(
+        "--append-days",
+        type=int,
+        metavar="N",
+        help="append N normal days at once (e.g. 61, so that the churn labels of today's "
+        "scores land: the churn horizon is 60 days)",
+    )
+    parser.add_argument(
         "--shifted",
         action="store_true",
         help=f"with --append-day: a shifted day ({SHIFT_ORDERS}x the orders, each line "
@@ -1198,14 +1215,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.shifted and not args.append_day:
         parser.error("--shifted goes with --append-day")
+    if args.append_days is not None and (args.append_days < 1 or args.append_day):
+        parser.error("--append-days takes a number of days >= 1, without --append-day")
     if args.rows < 20 or args.days < 1:
         parser.error("--rows must be at least 20 and --days at least 1")
 
     started = time.perf_counter()
-    if args.events_compression == "auto" and not args.append_day:
+    appending = args.append_day or args.append_days is not None
+    if args.events_compression == "auto" and not appending:
         args.events_compression = "gzip" if args.rows <= GZIP_MAX_ROWS else "zstd"
-    if args.append_day:
-        counts = append_day(args.out, args.seed, args.events_compression, shifted=args.shifted)
+    if appending:
+        counts = append_day(
+            args.out, args.seed, args.events_compression, shifted=args.shifted,
+            days=args.append_days or 1,
+        )  # fmt: skip
     else:
         counts = generate(
             args.out, args.rows, args.seed, args.end_date, args.days, args.events_compression

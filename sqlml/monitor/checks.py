@@ -193,6 +193,12 @@ def check_performance(env: MonitorEnv, monitor: MonitorSpec, watched: Watched) -
     )
     task = watched.task or "classification"
     windows = window_performance(env.engine, rows, task)[-monitor.history :]
+    if not windows:
+        waiting = MetricResult(
+            "labelled_rows", 0.0, "skipped", Threshold(),
+            message="no scores with labels yet: labels land later",
+        )  # fmt: skip
+        return Checked((waiting,), (), monitor.relation)
     metrics = []
     for window in windows:
         end = window.bucket if isinstance(window.bucket, datetime) else None

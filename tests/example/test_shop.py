@@ -294,6 +294,56 @@ def test_a_shifted_day_fails_the_monitors_alerts_and_shows_in_the_report(
     assert events[1][0] in text
 
 
+@pytest.mark.slow
+def test_two_months_later_the_labels_land_and_each_day_of_scores_is_judged(
+    shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs after the shifted day: 61 more days, so the 60-day churn labels of the scores
+    logged by the earlier runs are known."""
+    from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
+
+    monkeypatch.chdir(shop)
+    monkeypatch.delenv("SQLML_ALERT_WEBHOOK", raising=False)
+    # Before: every run so far logged its scores, and none had a label yet.
+    waiting = _rows(
+        shop,
+        "select distinct status, message from _sqlml.monitor_results "
+        "where monitor = 'churn_performance'",
+    )
+    assert waiting == [("skipped", "no scores with labels yet: labels land later")]
+    generate = [sys.executable, str(ROOT / "data/generate.py"), "--out", str(shop / "data/raw")]
+    subprocess.run([*generate, "--append-days", "61", "--seed", "42"], check=True,
+                   capture_output=True)  # fmt: skip
+
+    result = Context(shop).run()
+
+    judged = _rows(
+        shop,
+        "select window_end::date, metric, value, status, n_rows from _sqlml.monitor_results "
+        "where monitor = 'churn_performance' and run_id = ? order by all",
+        [result.run_id],
+    )
+    days = sorted({day for day, *_ in judged})
+    # The build day, the normal day and the shifted day, each with its own labels.
+    assert [str(day) for day in days] == ["2026-10-31", "2026-11-01", "2026-11-02"]
+    joined = _rows(
+        shop,
+        "select s.as_of::date, l.churned, s.probability_1 from churn_score_log s "
+        "join churn_labels l using (customer_id, as_of) order by all",
+    )
+    for day in days:
+        y = [int(c) for d, c, _ in joined if d == day]
+        p = [float(x) for d, _, x in joined if d == day]
+        figures = {m: (v, st, n) for d, m, v, st, n in judged if d == day}
+        assert {n for *_, n in figures.values()} == {len(y)}
+        assert abs(figures["auc"][0] - roc_auc_score(y, p)) < 1e-9
+        predicted = [int(x >= 0.5) for x in p]
+        assert abs(figures["accuracy"][0] - accuracy_score(y, predicted)) < 1e-9
+        assert abs(figures["log_loss"][0] - log_loss(y, p)) < 1e-9
+        assert {st for _, st, _ in figures.values()} <= {"pass", "warn", "error"}
+    assert "churn_performance" in Context(shop).report().read_text()
+
+
 def _rows(root: Path, sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
     import duckdb
 
