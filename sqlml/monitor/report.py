@@ -79,7 +79,13 @@ def _status_section(latest: dict[str, list[dict[str, Any]]]) -> str:
     by_entity: dict[str, list[tuple[str, list[dict[str, Any]]]]] = defaultdict(list)
     for monitor, rows in latest.items():
         first = rows[0]
-        entity = f"model {first['model']}" if first["model"] else f"table {first['relation']}"
+        entity = (
+            f"model {first['model']}"
+            if first["model"]
+            else f"table {first['relation']}"
+            if first["relation"]
+            else "custom query"  # a custom monitor's SQL may read any tables
+        )
         by_entity[entity].append((monitor, rows))
     out.append(
         _header("model / table", "monitor", "type", "version", "status", "flagged", "last run")
