@@ -263,12 +263,12 @@ class Context(ModelsAPI):
             for node in self.ls(select, exclude)
             if isinstance(node.spec, MonitorNode) and node.spec.monitor.reference == "first_window"
         ]
-        engine = self.connect()
-        try:
+
+        def reset(engine: Engine, schema: str) -> None:
             for name in names:
-                reset_first_window(engine, self.project.state_schema, name)
-        finally:
-            engine.close()
+                reset_first_window(engine, schema, name)
+
+        self.warehouse.run(reset, write=True)
         return names
 
     def freshness(self, select: Sequence[str] = (), exclude: Sequence[str] = ()) -> list[Any]:
@@ -279,14 +279,14 @@ class Context(ModelsAPI):
         from sqlml.runner.freshness import check_freshness, record_freshness
 
         nodes = self.ls(select, exclude)
-        engine = self.connect()
-        try:
-            run_state.ensure_state(engine, self.project.state_schema)
+
+        def check(engine: Engine, schema: str) -> list[Any]:
+            run_state.ensure_state(engine, schema)
             results = check_freshness(engine, nodes)
-            record_freshness(engine, self.project.state_schema, results)
-        finally:
-            engine.close()
-        return results
+            record_freshness(engine, schema, results)
+            return results
+
+        return self.warehouse.run(check, write=True)
 
     def unit_test(self, select: Sequence[str] = (), exclude: Sequence[str] = ()) -> list[Any]:
         """Run the unit tests of the selected models on in-memory DuckDB (never the warehouse).
@@ -298,13 +298,8 @@ class Context(ModelsAPI):
         compiled = self.compile()
         chosen = None
         if select or exclude:
-            chosen = select_nodes(
-                self.dag(compiled),
-                compiled.nodes,
-                select,
-                exclude,
-                built=self._built(select, exclude),
-            )
+            built = self._built(select, exclude)
+            chosen = select_nodes(self.dag(compiled), compiled.nodes, select, exclude, built=built)
         return run_unit_tests(self.project, compiled, chosen)
 
     def report(self, path: str | os.PathLike[str] | None = None) -> Path:
@@ -322,12 +317,10 @@ class Context(ModelsAPI):
                 hint="run the project first (`sqlml run`), then its monitors (`sqlml monitor`)",
                 exit_code=2,
             )
-        engine = self.connect(read_only=True)
-        try:
-            return write_report(engine, self.project.state_schema, out,
-                                title=f"{self.project.name}: monitoring")  # fmt: skip
-        finally:
-            engine.close()
+        title = f"{self.project.name}: monitoring"
+        return self.warehouse.run(
+            lambda engine, schema: write_report(engine, schema, out, title=title)
+        )
 
     def last_run(self) -> LastRun | None:
         """The latest run of a command that executes nodes, read from the warehouse; None

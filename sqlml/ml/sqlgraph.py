@@ -78,6 +78,24 @@ def call(name: str, *args: exp.Expression) -> Any:
     return exp.func(name, *args, copy=False)
 
 
+def attribute(node: Any, name: str, default: Any = None) -> Any:
+    """An ONNX node's attribute ``name`` as a Python value (tensors as NumPy arrays)."""
+    from onnx import helper, numpy_helper
+
+    for attr in node.attribute:
+        if attr.name == name:
+            value = helper.get_attribute_value(attr)
+            return numpy_helper.to_array(value) if hasattr(value, "dims") else value
+    return default
+
+
+def where(condition: Any, yes: Any, no: Any) -> Any:
+    """``CASE WHEN condition THEN yes ELSE no END``."""
+    from sqlglot import exp
+
+    return exp.Case(ifs=[exp.If(this=condition, true=yes)], default=no)
+
+
 def literal(value: Any, kind: str) -> exp.Expression:
     """A constant as SQL of element type ``kind``."""
     from sqlglot import exp

@@ -1,7 +1,7 @@
 """Models as plain SQL: an sqlml ONNX export compiled into one SELECT built with sqlglot.
 
 The compiler walks the ONNX graph once, holding each tensor as SQL expressions per row
-(`sqlml.ml.sqlgraph`) and translating each operator (`sqlml.ml.sqlops`, `sqlml.ml.sqltrees`);
+(`sqlml.ml.sqlgraph`) and translating each operator (`sqlml.ml.sqlops`, `sqlencoders`, `sqltrees`);
 constant parts of the graph are folded with ONNX's reference evaluator. Values used many times
 (preprocessed features read by every tree, raw scores read by a softmax) become columns of
 inner queries, so the SQL stays linear in the model's size and each is computed once per row.

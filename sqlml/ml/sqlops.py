@@ -2,7 +2,8 @@
 
 Each takes the node, its inputs (a `Rows` per-row tensor or a NumPy constant) and the `Scope`,
 and returns its outputs. Only what sqlml's exports use is covered: preprocessing (imputation,
-scaling, one-hot and ordinal encoding), linear models and their links, and tree ensembles.
+scaling; the encoders are in `sqlml.ml.sqlencoders`), linear models and their links, and tree
+ensembles.
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from sqlml.ml.sqlencoders import array_feature_extractor, label_encoder, lookup, one_hot
 from sqlml.ml.sqlgraph import (
     Rows,
     Scope,
     UnsupportedModel,
+    attribute,
     call,
     constant_rows,
     kind_of,
     literal,
     sum_of,
+    where,
 )
 from sqlml.ml.sqltrees import tree_ensemble
 
@@ -31,16 +35,6 @@ Op = Callable[[Any, list[Value], Scope], list[Value]]
 ELEMENT_KINDS = {1: "float", 6: "int64", 7: "int64", 8: "string", 9: "bool", 11: "double"}
 # Operators that read each input element more than once: heavy inputs are bound first.
 REPEATING = frozenset({"TreeEnsemble", "MatMul", "Gemm", "Softmax", "ArgMax"})
-
-
-def attribute(node: Any, name: str, default: Any = None) -> Any:
-    from onnx import helper, numpy_helper
-
-    for attr in node.attribute:
-        if attr.name == name:
-            value = helper.get_attribute_value(attr)
-            return numpy_helper.to_array(value) if hasattr(value, "dims") else value
-    return default
 
 
 def _rows(value: Value, like: Rows, kind: str | None = None) -> Rows:
@@ -100,12 +94,6 @@ def _paren(expression: Any) -> Any:
     return expression if simple else exp.Paren(this=expression)
 
 
-def _where(condition: Any, yes: Any, no: Any) -> Any:
-    from sqlglot import exp
-
-    return exp.Case(ifs=[exp.If(this=condition, true=yes)], default=no)
-
-
 def _is_nan(value: Any) -> Any:
     from sqlglot import exp
 
@@ -124,7 +112,7 @@ def _cast(node: Any, inputs: list[Value], scope: Scope) -> list[Value]:
         return [value]
     if source == "bool" and target in ("double", "float", "int64"):
         one, zero = literal(1, target), literal(0, target)
-        return [value.map(lambda v: _where(v, one, zero), target)]
+        return [value.map(lambda v: where(v, one, zero), target)]
     if target in ("double", "float") and source in ("double", "float", "int64"):
         sql = "double" if target == "double" else "float"
         return [value.map(lambda v: exp.cast(v, exp.DataType.build(sql), copy=False), target)]
@@ -191,102 +179,8 @@ def _gather(node: Any, inputs: list[Value], scope: Scope) -> list[Value]:
         taken = np.take(data.values, np.asarray(index), axis=axis - 1)
         return [Rows(taken, data.kind, data.nullable)]
     if not isinstance(data, Rows) and isinstance(index, Rows) and np.asarray(data).ndim == 1:
-        return [_lookup(np.asarray(data), index)]
+        return [lookup(np.asarray(data), index)]
     raise UnsupportedModel("Gather with these operands is not supported")
-
-
-def _array_feature_extractor(node: Any, inputs: list[Value], scope: Scope) -> list[Value]:
-    import numpy as np
-
-    data, index = inputs
-    if isinstance(data, Rows) and not isinstance(index, Rows):
-        taken = np.take(data.values, np.asarray(index).ravel(), axis=-1)
-        return [Rows(taken, data.kind, data.nullable)]
-    if not isinstance(data, Rows) and isinstance(index, Rows):
-        return [_lookup(np.asarray(data).ravel(), index)]
-    raise UnsupportedModel("ArrayFeatureExtractor with these operands is not supported")
-
-
-def _lookup(table: Any, index: Rows) -> Rows:
-    """``table[index]`` per row: a CASE over the positions."""
-    import numpy as np
-    from sqlglot import exp
-
-    kind = kind_of(table)
-    if kind == "int64" and np.array_equal(table, np.arange(len(table))):
-        return index  # labels 0, 1, ...: the position is the label
-
-    def case(value: Any) -> Any:
-        ifs = [
-            exp.If(this=literal(i, "int64"), true=literal(t, kind))
-            for i, t in enumerate(table.tolist())
-        ]
-        return exp.Case(this=value, ifs=ifs)
-
-    return index.map(case, kind)
-
-
-def _label_encoder(node: Any, inputs: list[Value], scope: Scope) -> list[Value]:
-    from sqlglot import exp
-
-    (value,) = inputs
-    keys, key_kind = _encoder_values(node, "keys")
-    values, value_kind = _encoder_values(node, "values")
-    default = next(
-        (
-            attribute(node, f"default_{k}")
-            for k in ("string", "int64", "float")
-            if attribute(node, f"default_{k}") is not None and k[0] == value_kind[0]
-        ),
-        None,
-    )
-    fallback = literal(default, value_kind) if default is not None else None
-    if value_kind == "string" and fallback is None:
-        fallback = literal("_Unused", "string")
-    if value_kind == "int64" and fallback is None:
-        fallback = literal(-1, "int64")
-
-    def case(expression: Any) -> Any:
-        ifs = [
-            exp.If(this=literal(k, key_kind), true=literal(v, value_kind))
-            for k, v in zip(keys, values, strict=True)
-        ]
-        return exp.Case(this=expression, ifs=ifs, default=fallback)
-
-    return [value.map(case, "double" if value_kind == "float" else value_kind, nullable=False)]
-
-
-def _encoder_values(node: Any, prefix: str) -> tuple[list[Any], str]:
-    for suffix, kind in (("strings", "string"), ("int64s", "int64"), ("floats", "float")):
-        found = attribute(node, f"{prefix}_{suffix}")
-        if found is not None and len(found):
-            return [v.decode() if isinstance(v, bytes) else v for v in found], kind
-    tensor = attribute(node, f"{prefix}_tensor")
-    if tensor is not None:
-        return tensor.ravel().tolist(), kind_of(tensor)
-    return [], "string"
-
-
-def _one_hot(node: Any, inputs: list[Value], scope: Scope) -> list[Value]:
-    import numpy as np
-    from sqlglot import exp
-
-    (value,) = inputs
-    categories, kind = _categories(node)
-    one, zero = literal(1.0, "double"), literal(0.0, "double")
-    out = np.empty((*value.values.shape, len(categories)), dtype=object)
-    for index, expression in np.ndenumerate(value.values):
-        for k, category in enumerate(categories):
-            test = exp.EQ(this=expression, expression=literal(category, kind))
-            out[(*index, k)] = _where(test, one, zero)
-    return [Rows(out, "double", nullable=False)]
-
-
-def _categories(node: Any) -> tuple[list[Any], str]:
-    strings = attribute(node, "cats_strings")
-    if strings is not None and len(strings):
-        return [s.decode() if isinstance(s, bytes) else s for s in strings], "string"
-    return [int(v) for v in attribute(node, "cats_int64s", [])], "int64"
 
 
 def _matmul(node: Any, inputs: list[Value], scope: Scope) -> list[Value]:
@@ -458,9 +352,9 @@ def _ops() -> dict[str, Op]:
         "Squeeze": _squeeze_flatten,
         "Flatten": _squeeze_flatten,
         "Gather": _gather,
-        "ArrayFeatureExtractor": _array_feature_extractor,
-        "LabelEncoder": _label_encoder,
-        "OneHotEncoder": _one_hot,
+        "ArrayFeatureExtractor": array_feature_extractor,
+        "LabelEncoder": label_encoder,
+        "OneHotEncoder": one_hot,
         "IsNaN": _elementwise(_is_nan, "bool", nullable=False),
         "Where": _elementwise_where,
         "Add": _binary(exp.Add),
@@ -498,7 +392,7 @@ def _elementwise_where(node: Any, inputs: list[Value], scope: Scope) -> list[Val
         )
     )
     nullable = (isinstance(yes, Rows) and yes.nullable) if imputes else None
-    return _elementwise(_where, kind, nullable)(node, [condition, yes, no], scope)
+    return _elementwise(where, kind, nullable)(node, [condition, yes, no], scope)
 
 
 def operator(op_type: str) -> Op:
